@@ -1,0 +1,280 @@
+//! Audio input: every way samples enter `digits` ends here as mono `f32` at
+//! the model's rate.
+//!
+//! This module owns WAV decoding (hound: 8/16/24/32-bit integer PCM and
+//! 32-bit float, any channel count, downmixed to mono), the checks that turn a
+//! bad file into one clear error, and resampling to [`MODEL_RATE`] with rubato.
+//! Feature extraction (`features`) never sees anything but the output of
+//! [`Resampler8k`], so training, evaluation, `predict` and `listen` all hear
+//! the same signal.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::path::Path;
+
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler};
+
+/// The sample rate every front end works at (FSDD's own rate).
+pub const MODEL_RATE: u32 = 8_000;
+
+/// Lowest and highest input rate accepted. Below 4 kHz a digit is not
+/// intelligible; above 384 kHz the header is almost certainly corrupt.
+pub const MIN_RATE: u32 = 4_000;
+pub const MAX_RATE: u32 = 384_000;
+/// More channels than this is a corrupt header, not a microphone.
+pub const MAX_CHANNELS: u16 = 64;
+
+/// Errors from reading or converting audio.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`"
+    )]
+    NotWav,
+    #[error("truncated or corrupt WAV data ({0}); re-record or re-export the file")]
+    Corrupt(String),
+    #[error("the WAV file holds no samples")]
+    Empty,
+    #[error("unsupported WAV encoding: {0}; use PCM integer (8/16/24/32-bit) or 32-bit float")]
+    Unsupported(String),
+    #[error("implausible sample rate {0} Hz (accepted: {MIN_RATE}..={MAX_RATE} Hz)")]
+    BadRate(u32),
+    #[error("implausible channel count {0} (accepted: 1..={MAX_CHANNELS})")]
+    BadChannels(u16),
+    #[error("resampling from {from} Hz failed: {reason}")]
+    Resample { from: u32, reason: String },
+}
+
+pub type Result<T> = std::result::Result<T, AudioError>;
+
+/// Mono samples in [-1, 1] and the rate they were recorded at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+}
+
+impl Audio {
+    /// Duration in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.samples.len() as f64 / self.sample_rate as f64
+    }
+}
+
+/// Reads a WAV file from disk.
+pub fn read_wav(path: &Path) -> Result<Audio> {
+    let bytes = std::fs::read(path).map_err(|source| AudioError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    decode_wav(&bytes)
+}
+
+/// Decodes WAV bytes into mono `f32` samples at the file's own rate.
+pub fn decode_wav(bytes: &[u8]) -> Result<Audio> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Err(AudioError::NotWav);
+    }
+    let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(map_hound)?;
+    let spec = reader.spec();
+    check_spec(spec.sample_rate, spec.channels)?;
+    let channels = spec.channels as usize;
+    let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Float, 32) => collect(reader.into_samples::<f32>(), |s| s)?,
+        (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
+            collect(reader.into_samples::<i32>(), |s| s as f32 * scale)?
+        }
+        (format, bits) => {
+            return Err(AudioError::Unsupported(format!(
+                "{bits}-bit {}",
+                match format {
+                    hound::SampleFormat::Float => "float",
+                    hound::SampleFormat::Int => "integer",
+                }
+            )))
+        }
+    };
+    if interleaved.len() < channels {
+        return Err(AudioError::Empty);
+    }
+    Ok(Audio {
+        samples: downmix(&interleaved, channels),
+        sample_rate: spec.sample_rate,
+    })
+}
+
+/// Rejects rates and channel counts no real recording has.
+pub fn check_spec(sample_rate: u32, channels: u16) -> Result<()> {
+    if !(MIN_RATE..=MAX_RATE).contains(&sample_rate) {
+        return Err(AudioError::BadRate(sample_rate));
+    }
+    if channels == 0 || channels > MAX_CHANNELS {
+        return Err(AudioError::BadChannels(channels));
+    }
+    Ok(())
+}
+
+fn collect<S>(
+    samples: hound::WavIntoSamples<Cursor<&[u8]>, S>,
+    convert: impl Fn(S) -> f32,
+) -> Result<Vec<f32>>
+where
+    S: hound::Sample,
+{
+    let mut out = Vec::with_capacity(samples.len());
+    for s in samples {
+        out.push(convert(s.map_err(map_hound)?));
+    }
+    Ok(out)
+}
+
+fn map_hound(e: hound::Error) -> AudioError {
+    match e {
+        hound::Error::IoError(io) => AudioError::Corrupt(io.to_string()),
+        hound::Error::FormatError(msg) => AudioError::Corrupt(msg.to_string()),
+        hound::Error::Unsupported => {
+            AudioError::Unsupported("compressed or extensible format".into())
+        }
+        hound::Error::TooWide => AudioError::Unsupported("sample width over 32 bits".into()),
+        hound::Error::UnfinishedSample => AudioError::Corrupt("file ends inside a sample".into()),
+        hound::Error::InvalidSampleFormat => {
+            AudioError::Unsupported("invalid sample format".into())
+        }
+    }
+}
+
+/// Averages interleaved channels into one.
+pub fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
+    if channels <= 1 {
+        return interleaved.to_vec();
+    }
+    let inv = 1.0 / channels as f32;
+    interleaved
+        .chunks_exact(channels)
+        .map(|frame| frame.iter().sum::<f32>() * inv)
+        .collect()
+}
+
+/// Converts any input rate to [`MODEL_RATE`], building one rubato resampler
+/// per input rate the first time it is seen and reusing it after.
+#[derive(Default)]
+pub struct Resampler8k {
+    by_rate: HashMap<u32, Fft<f32>>,
+}
+
+impl std::fmt::Debug for Resampler8k {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resampler8k")
+            .field("rates", &self.by_rate.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Resampler8k {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Returns `samples` at [`MODEL_RATE`], writing into `out` (cleared first).
+    /// At 8 kHz already this is a copy.
+    pub fn to_model_rate(&mut self, samples: &[f32], rate: u32, out: &mut Vec<f32>) -> Result<()> {
+        out.clear();
+        if rate == MODEL_RATE {
+            out.extend_from_slice(samples);
+            return Ok(());
+        }
+        check_spec(rate, 1)?;
+        if samples.is_empty() {
+            return Ok(());
+        }
+        let fail = |reason: String| AudioError::Resample { from: rate, reason };
+        let resampler = match self.by_rate.entry(rate) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let r =
+                    Fft::<f32>::new(rate as usize, MODEL_RATE as usize, 1024, 1, FixedSync::Both)
+                        .map_err(|err| fail(err.to_string()))?;
+                e.insert(r)
+            }
+        };
+        resampler.reset();
+        let needed = resampler.process_all_needed_output_len(samples.len());
+        out.resize(needed, 0.0);
+        let input =
+            InterleavedSlice::new(samples, 1, samples.len()).map_err(|e| fail(e.to_string()))?;
+        let mut output = InterleavedSlice::new_mut(out.as_mut_slice(), 1, needed)
+            .map_err(|e| fail(e.to_string()))?;
+        let (_, produced) = resampler
+            .process_all_into_buffer(&input, &mut output, samples.len(), None)
+            .map_err(|e| fail(e.to_string()))?;
+        let expected = (samples.len() as u64 * MODEL_RATE as u64).div_ceil(rate as u64) as usize;
+        out.truncate(produced.min(expected));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wav_bytes(
+        spec: hound::WavSpec,
+        write: impl FnOnce(&mut hound::WavWriter<Cursor<&mut Vec<u8>>>),
+    ) -> Vec<u8> {
+        let mut buf = Vec::new();
+        {
+            let mut w = hound::WavWriter::new(Cursor::new(&mut buf), spec).unwrap();
+            write(&mut w);
+            w.finalize().unwrap();
+        }
+        buf
+    }
+
+    #[test]
+    fn downmix_averages_channels() {
+        assert_eq!(downmix(&[1.0, 0.0, 0.5, 0.5], 2), vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn resampling_keeps_a_tone_and_its_length() {
+        let rate = 44_100;
+        let tone: Vec<f32> = (0..rate)
+            .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / rate as f32).sin() * 0.5)
+            .collect();
+        let mut out = Vec::new();
+        let mut r = Resampler8k::new();
+        r.to_model_rate(&tone, rate, &mut out).unwrap();
+        assert!((out.len() as i64 - 8000).abs() <= 1, "{}", out.len());
+        // Compare the middle against the ideal 440 Hz tone at 8 kHz.
+        let err = (1000..7000)
+            .map(|i| {
+                (out[i] - (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 8000.0).sin() * 0.5)
+                    .abs()
+            })
+            .fold(0.0f32, f32::max);
+        assert!(err < 0.01, "max error {err}");
+    }
+
+    #[test]
+    fn eight_bit_is_scaled_like_sixteen() {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 8,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let bytes = wav_bytes(spec, |w| {
+            w.write_sample(64i8).unwrap();
+            w.write_sample(-128i8).unwrap();
+        });
+        assert_eq!(decode_wav(&bytes).unwrap().samples, vec![0.5, -1.0]);
+    }
+}

@@ -1,0 +1,110 @@
+//! Command-line layer: clap definitions, one file per subcommand. Each
+//! subcommand parses its flags into an options struct and calls the library;
+//! nothing here computes features or trains models.
+
+mod eval;
+mod fetch;
+mod listen;
+mod predict;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: the job ran and succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the job ran but failed (or some inputs could not be classified).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage or bad input (a missing or corrupt file, a bad flag).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input.
+
+Examples:
+  digits predict recording.wav
+  digits listen --auto
+  digits fetch && digits train --out my.model";
+
+/// Hear a spoken digit (0-9) and say which one.
+///
+/// MFCC front end + RBF SVM; the default model is built in, so `predict`
+/// and `listen` work offline with no data.
+#[derive(Debug, Parser)]
+#[command(name = "digits", version, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download the Free Spoken Digit Dataset from Hugging Face into the local cache
+    #[command(after_help = "Example:\n  digits fetch            # then: digits train")]
+    Fetch(fetch::FetchArgs),
+    /// Train a model on FSDD (a folder of WAVs or the fetched parquet files)
+    #[command(
+        after_help = "Example:\n  digits train --data ../shared/fsdd/recordings --out my.model"
+    )]
+    Train(train::TrainArgs),
+    /// Measure a model: accuracy, macro-F1, per-class report, confusion matrix, speed
+    #[command(
+        after_help = "Example:\n  digits eval --data ../shared/fsdd/recordings --split official"
+    )]
+    Eval(eval::EvalArgs),
+    /// Classify WAV files: one line per file
+    #[command(after_help = "Example:\n  digits predict --top 3 one.wav two.wav")]
+    Predict(predict::PredictArgs),
+    /// Listen to the microphone and print the digits you say
+    #[command(after_help = "Example:\n  digits listen --auto")]
+    Listen(listen::ListenArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Fetch(args) => fetch::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Listen(args) => listen::run(args),
+    }
+}
+
+/// An error in the input (file, flag, data) rather than in the job itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// Exit code 2 for bad input anywhere in the chain, 1 otherwise.
+pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
+    let bad_input = err.chain().any(|e| {
+        e.is::<BadInput>()
+            || e.is::<digits::audio::AudioError>()
+            || e.is::<digits::data::DataError>()
+    });
+    ExitCode::from(if bad_input {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// Writing to a closed pipe (`digits predict *.wav | head`) is not an error.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,227 @@
+//! Data sources: every labelled clip `digits` trains or evaluates on.
+//!
+//! This module owns the [`Dataset`] of [`Clip`]s, the loaders that fill it —
+//! a folder in the FSDD layout (`folder`) and parquet files in the layout of
+//! the Hugging Face dataset `mteb/free-spoken-digit-dataset` (`parquet`) —
+//! and the splits: FSDD's official one, leave-one-speaker-out, and a seeded
+//! stratified validation split carved from training data.
+
+mod folder;
+mod parquet;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+pub use self::parquet::{read_parquet, write_parquet, PARQUET_AUDIO_COLUMN, PARQUET_LABEL_COLUMN};
+pub use folder::{parse_fsdd_name, read_folder, FsddName};
+
+/// Takes 0..=4 of every digit and speaker are FSDD's official test set.
+pub const OFFICIAL_TEST_TAKES: std::ops::RangeInclusive<u32> = 0..=4;
+
+/// Errors from finding or reading a dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: no such file or folder; pass a folder of FSDD WAVs or .parquet files to --data, or run `digits fetch`")]
+    Missing { path: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: no FSDD clips (`{{digit}}_{{speaker}}_{{take}}.wav`) found in this folder")]
+    NoClips { path: PathBuf },
+    #[error("{path}: {source}")]
+    Audio {
+        path: String,
+        #[source]
+        source: crate::audio::AudioError,
+    },
+    #[error("{path}: not a dataset parquet file: {reason}")]
+    Parquet { path: PathBuf, reason: String },
+    #[error("the speaker split needs speaker names, but {origin} has none; use a folder of FSDD WAVs or parquet whose `path` column carries `{{digit}}_{{speaker}}_{{take}}.wav`")]
+    NoSpeaker { origin: String },
+    #[error("the official split needs take numbers, but {origin} has none; use --split all or data whose file names carry the take")]
+    NoTake { origin: String },
+    #[error("split `{split}` leaves no {side} clips")]
+    EmptySplit { split: String, side: &'static str },
+}
+
+pub type Result<T> = std::result::Result<T, DataError>;
+
+/// One labelled recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    /// Mono samples in [-1, 1] at `sample_rate`.
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+    /// The spoken digit, 0..=9.
+    pub digit: u8,
+    /// Speaker name, when the source carries one.
+    pub speaker: Option<String>,
+    /// Take (recording index) of this digit by this speaker, when known.
+    pub take: Option<u32>,
+    /// Where the clip came from: a file path, or `file.parquet#row`.
+    pub origin: String,
+    /// The source's own train/test assignment, where it has one (parquet files
+    /// named `train-*` / `test-*`); `None` for folders.
+    pub source_split: Option<SourceSplit>,
+}
+
+/// Which side of a source's own split a clip came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceSplit {
+    Train,
+    Test,
+}
+
+/// A list of clips, in a stable order (sorted by origin within each source).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dataset {
+    pub clips: Vec<Clip>,
+}
+
+impl Dataset {
+    /// Loads every path: folders in FSDD layout and `.parquet` files.
+    pub fn load(paths: &[PathBuf]) -> Result<Dataset> {
+        let mut clips = Vec::new();
+        for path in paths {
+            if !path.exists() {
+                return Err(DataError::Missing { path: path.clone() });
+            }
+            if path.is_dir() {
+                clips.extend(read_folder(path)?.clips);
+            } else {
+                clips.extend(read_parquet(path)?.clips);
+            }
+        }
+        Ok(Dataset { clips })
+    }
+
+    pub fn len(&self) -> usize {
+        self.clips.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clips.is_empty()
+    }
+
+    /// Distinct speakers, sorted; clips without one are not counted.
+    pub fn speakers(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self
+            .clips
+            .iter()
+            .filter_map(|c| c.speaker.as_ref())
+            .collect();
+        set.into_iter().cloned().collect()
+    }
+
+    fn subset(&self, keep: impl Fn(&Clip) -> bool) -> Dataset {
+        Dataset {
+            clips: self.clips.iter().filter(|c| keep(c)).cloned().collect(),
+        }
+    }
+
+    /// FSDD's official split: takes 0–4 test, the rest train. Where a source
+    /// has its own train/test files (the Hugging Face parquet) and no take
+    /// numbers, that assignment is used.
+    pub fn official_split(&self) -> Result<(Dataset, Dataset)> {
+        let is_test = |c: &Clip| -> Result<bool> {
+            match (c.take, c.source_split) {
+                (Some(t), _) => Ok(OFFICIAL_TEST_TAKES.contains(&t)),
+                (None, Some(s)) => Ok(s == SourceSplit::Test),
+                (None, None) => Err(DataError::NoTake {
+                    origin: c.origin.clone(),
+                }),
+            }
+        };
+        let mut train = Vec::new();
+        let mut test = Vec::new();
+        for c in &self.clips {
+            if is_test(c)? {
+                test.push(c.clone())
+            } else {
+                train.push(c.clone())
+            }
+        }
+        let (train, test) = (Dataset { clips: train }, Dataset { clips: test });
+        check_sides("official", &train, &test)?;
+        Ok((train, test))
+    }
+
+    /// Leave-one-speaker-out: one (speaker, train, test) fold per speaker.
+    pub fn speaker_folds(&self) -> Result<Vec<(String, Dataset, Dataset)>> {
+        if let Some(c) = self.clips.iter().find(|c| c.speaker.is_none()) {
+            return Err(DataError::NoSpeaker {
+                origin: c.origin.clone(),
+            });
+        }
+        let mut folds = Vec::new();
+        for s in self.speakers() {
+            let train = self.subset(|c| c.speaker.as_deref() != Some(&s));
+            let test = self.subset(|c| c.speaker.as_deref() == Some(&s));
+            check_sides("speaker", &train, &test)?;
+            folds.push((s, train, test));
+        }
+        if folds.len() < 2 {
+            return Err(DataError::EmptySplit {
+                split: "speaker".into(),
+                side: "training",
+            });
+        }
+        Ok(folds)
+    }
+
+    /// A seeded split stratified by digit: about `fraction` of each digit's
+    /// clips go to validation. Returns (fit, validation).
+    pub fn stratified_split(&self, fraction: f64, seed: u64) -> (Dataset, Dataset) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut fit = Vec::new();
+        let mut val = Vec::new();
+        for digit in 0..10u8 {
+            let mut idx: Vec<usize> = (0..self.clips.len())
+                .filter(|&i| self.clips[i].digit == digit)
+                .collect();
+            idx.shuffle(&mut rng);
+            let n_val = ((idx.len() as f64) * fraction).round() as usize;
+            for (k, i) in idx.into_iter().enumerate() {
+                if k < n_val {
+                    val.push(i)
+                } else {
+                    fit.push(i)
+                }
+            }
+        }
+        fit.sort_unstable();
+        val.sort_unstable();
+        let pick = |ix: Vec<usize>| Dataset {
+            clips: ix.into_iter().map(|i| self.clips[i].clone()).collect(),
+        };
+        (pick(fit), pick(val))
+    }
+}
+
+fn check_sides(split: &str, train: &Dataset, test: &Dataset) -> Result<()> {
+    if train.is_empty() {
+        return Err(DataError::EmptySplit {
+            split: split.into(),
+            side: "training",
+        });
+    }
+    if test.is_empty() {
+        return Err(DataError::EmptySplit {
+            split: split.into(),
+            side: "test",
+        });
+    }
+    Ok(())
+}
+
+/// Where tests and benches find FSDD on this machine kind.
+pub fn shared_fsdd_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fsdd/recordings")
+}

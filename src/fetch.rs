@@ -1,0 +1,1 @@
+//! Downloading `mteb/free-spoken-digit-dataset` with hf-hub. (Being written.)

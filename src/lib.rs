@@ -1,0 +1,15 @@
+//! `digits`: hear a spoken digit (0–9) and say which one.
+//!
+//! The library holds all the logic; the `digits` binary only parses flags and
+//! calls it. Modules by concern:
+//! - [`audio`]: WAV decoding, downmixing, resampling to the model rate;
+//! - [`features`]: the one MFCC front end shared by training and inference;
+//! - [`model`]: the multi-class RBF SVM, its compact inference form and file;
+//! - [`data`]: FSDD folders and parquet files, splits;
+//! - [`fetch`]: downloading the dataset from Hugging Face;
+//! - [`eval`]: metrics and reports;
+//! - [`listen`]: the live microphone loop.
+
+pub mod audio;
+pub mod data;
+pub mod fetch;
