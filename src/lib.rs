@@ -12,4 +12,5 @@
 
 pub mod audio;
 pub mod data;
+pub mod features;
 pub mod fetch;

@@ -1,0 +1,441 @@
+//! MFCCs with deltas, following librosa 0.11 exactly:
+//! `librosa.feature.mfcc(y, sr=8000, n_mfcc=13, n_fft=256, hop_length=80,
+//! win_length=200, n_mels=40, fmin=20, fmax=4000, htk=True)` (centred frames,
+//! zero padding, periodic Hann window, power spectrum, Slaney-normalised HTK
+//! mel filterbank, `power_to_db(ref=1, amin=1e-10, top_db=80)`, orthonormal
+//! DCT-II) and `librosa.feature.delta(width=9, order=1|2)` (Savitzky–Golay,
+//! `mode="interp"`). `tests/fixtures/make_reference.py` makes the reference.
+//!
+//! The extractor plans its FFT and precomputes window, filterbank and DCT once;
+//! [`Mfcc::compute`] allocates nothing once its output buffer has grown.
+
+use std::sync::Arc;
+
+use realfft::{RealFftPlanner, RealToComplex};
+use serde::{Deserialize, Serialize};
+
+/// MFCC settings. Defaults are the Python prototype's librosa settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfccConfig {
+    /// `sr`
+    pub sample_rate: u32,
+    /// `n_fft`
+    pub n_fft: usize,
+    /// `win_length`
+    pub win_length: usize,
+    /// `hop_length`
+    pub hop_length: usize,
+    /// `n_mels`
+    pub n_mels: usize,
+    /// `fmin`, Hz
+    pub fmin: f32,
+    /// `fmax`, Hz
+    pub fmax: f32,
+    /// `n_mfcc` (c0 included)
+    pub n_mfcc: usize,
+    /// Drop c0 (frame loudness), keeping c1.. only.
+    pub drop_c0: bool,
+    /// `width` of `librosa.feature.delta`; odd, ≥ 3.
+    pub delta_width: usize,
+    /// `top_db` of `power_to_db`.
+    pub top_db: f32,
+}
+
+impl Default for MfccConfig {
+    fn default() -> Self {
+        Self {
+            sample_rate: 8_000,
+            n_fft: 256,
+            win_length: 200,
+            hop_length: 80,
+            n_mels: 40,
+            fmin: 20.0,
+            fmax: 4_000.0,
+            n_mfcc: 13,
+            drop_c0: true,
+            delta_width: 9,
+            top_db: 80.0,
+        }
+    }
+}
+
+/// An invalid [`MfccConfig`].
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid MFCC setting: {0}")]
+pub struct MfccConfigError(pub String);
+
+impl MfccConfig {
+    /// Checks the settings hang together.
+    pub fn check(&self) -> Result<(), MfccConfigError> {
+        let bad = |s: String| Err(MfccConfigError(s));
+        if self.n_fft < 16 || !self.n_fft.is_power_of_two() {
+            return bad(format!("n_fft {} must be a power of two ≥ 16", self.n_fft));
+        }
+        if self.win_length == 0 || self.win_length > self.n_fft {
+            return bad(format!(
+                "win_length {} must be in 1..={}",
+                self.win_length, self.n_fft
+            ));
+        }
+        if self.hop_length == 0 {
+            return bad("hop_length must be positive".into());
+        }
+        if !(0.0 <= self.fmin
+            && self.fmin < self.fmax
+            && self.fmax <= self.sample_rate as f32 / 2.0)
+        {
+            return bad(format!(
+                "need 0 ≤ fmin ({}) < fmax ({}) ≤ sr/2",
+                self.fmin, self.fmax
+            ));
+        }
+        if self.n_mels < 2 || self.n_mfcc == 0 || self.n_mfcc > self.n_mels {
+            return bad(format!(
+                "need 2 ≤ n_mels ({}) and 1 ≤ n_mfcc ({}) ≤ n_mels",
+                self.n_mels, self.n_mfcc
+            ));
+        }
+        if self.drop_c0 && self.n_mfcc < 2 {
+            return bad("dropping c0 needs n_mfcc ≥ 2".into());
+        }
+        if self.delta_width < 3 || self.delta_width % 2 == 0 {
+            return bad(format!(
+                "delta width {} must be odd and ≥ 3",
+                self.delta_width
+            ));
+        }
+        Ok(())
+    }
+
+    /// Cepstra kept per frame.
+    pub fn n_ceps(&self) -> usize {
+        self.n_mfcc - usize::from(self.drop_c0)
+    }
+
+    /// Values per frame: cepstra, Δ and ΔΔ.
+    pub fn frame_dim(&self) -> usize {
+        3 * self.n_ceps()
+    }
+
+    /// Frames librosa makes for `n` samples (`center=True`).
+    pub fn n_frames(&self, n: usize) -> usize {
+        1 + n / self.hop_length
+    }
+}
+
+/// HTK mel scale.
+fn hz_to_mel(f: f64) -> f64 {
+    2595.0 * (1.0 + f / 700.0).log10()
+}
+
+fn mel_to_hz(m: f64) -> f64 {
+    700.0 * (10f64.powf(m / 2595.0) - 1.0)
+}
+
+/// `librosa.filters.mel(..., htk=True, norm="slaney")` as dense rows
+/// (`n_mels` × `n_fft/2+1`).
+pub fn mel_filterbank(cfg: &MfccConfig) -> Vec<Vec<f64>> {
+    let n_bins = cfg.n_fft / 2 + 1;
+    let sr = cfg.sample_rate as f64;
+    let fft_freqs: Vec<f64> = (0..n_bins)
+        .map(|k| k as f64 * sr / cfg.n_fft as f64)
+        .collect();
+    let (lo, hi) = (hz_to_mel(cfg.fmin as f64), hz_to_mel(cfg.fmax as f64));
+    let mel_f: Vec<f64> = (0..cfg.n_mels + 2)
+        .map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (cfg.n_mels + 1) as f64))
+        .collect();
+    (0..cfg.n_mels)
+        .map(|i| {
+            let enorm = 2.0 / (mel_f[i + 2] - mel_f[i]);
+            fft_freqs
+                .iter()
+                .map(|&f| {
+                    let lower = (f - mel_f[i]) / (mel_f[i + 1] - mel_f[i]);
+                    let upper = (mel_f[i + 2] - f) / (mel_f[i + 2] - mel_f[i + 1]);
+                    lower.min(upper).max(0.0) * enorm
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Savitzky–Golay derivative weights over `width` points (polynomial of
+/// degree `order`, derivative `order`), as `scipy.signal.savgol_coeffs`
+/// gives for `deriv == polyorder` ∈ {1, 2}: `w[j]` multiplies `x[t - h + j]`.
+fn savgol_weights(width: usize, order: usize) -> Vec<f32> {
+    let h = (width / 2) as f64;
+    let n: Vec<f64> = (0..width).map(|j| j as f64 - h).collect();
+    match order {
+        1 => {
+            let s2: f64 = n.iter().map(|v| v * v).sum();
+            n.iter().map(|v| (v / s2) as f32).collect()
+        }
+        _ => {
+            let m = n.iter().map(|v| v * v).sum::<f64>() / width as f64;
+            let s: f64 = n.iter().map(|v| (v * v - m).powi(2)).sum();
+            n.iter().map(|v| (2.0 * (v * v - m) / s) as f32).collect()
+        }
+    }
+}
+
+/// A planned MFCC extractor.
+pub struct Mfcc {
+    cfg: MfccConfig,
+    fft: Arc<dyn RealToComplex<f32>>,
+    /// Periodic Hann of `win_length`, centred in `n_fft`.
+    window: Vec<f32>,
+    /// Per mel band: first FFT bin and its non-zero weights.
+    filters: Vec<(usize, Vec<f32>)>,
+    /// `n_ceps` × `n_mels`, orthonormal DCT-II rows for the kept cepstra.
+    dct: Vec<f32>,
+    d1: Vec<f32>,
+    d2: Vec<f32>,
+    frame: Vec<f32>,
+    spectrum: Vec<realfft::num_complex::Complex<f32>>,
+    scratch: Vec<realfft::num_complex::Complex<f32>>,
+    power: Vec<f32>,
+    /// log-mel of every frame, `n_frames` × `n_mels`.
+    log_mel: Vec<f32>,
+}
+
+impl std::fmt::Debug for Mfcc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mfcc")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mfcc {
+    /// Plans the FFT and precomputes tables. The config must pass [`MfccConfig::check`].
+    pub fn new(cfg: &MfccConfig) -> Result<Self, MfccConfigError> {
+        cfg.check()?;
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(cfg.n_fft);
+        let mut window = vec![0.0f32; cfg.n_fft];
+        let left = (cfg.n_fft - cfg.win_length) / 2;
+        for i in 0..cfg.win_length {
+            let phase = 2.0 * std::f64::consts::PI * i as f64 / cfg.win_length as f64;
+            window[left + i] = (0.5 - 0.5 * phase.cos()) as f32;
+        }
+        let filters = mel_filterbank(cfg)
+            .into_iter()
+            .map(|row| {
+                let first = row.iter().position(|&w| w > 0.0).unwrap_or(0);
+                let last = row.iter().rposition(|&w| w > 0.0).map_or(first, |l| l + 1);
+                (first, row[first..last].iter().map(|&w| w as f32).collect())
+            })
+            .collect();
+        let first_ceps = usize::from(cfg.drop_c0);
+        let mut dct = Vec::with_capacity(cfg.n_ceps() * cfg.n_mels);
+        let n = cfg.n_mels as f64;
+        for k in first_ceps..cfg.n_mfcc {
+            let scale = if k == 0 {
+                (1.0 / n).sqrt()
+            } else {
+                (2.0 / n).sqrt()
+            };
+            for m in 0..cfg.n_mels {
+                let angle = std::f64::consts::PI * k as f64 * (2 * m + 1) as f64 / (2.0 * n);
+                dct.push((scale * angle.cos()) as f32);
+            }
+        }
+        Ok(Self {
+            d1: savgol_weights(cfg.delta_width, 1),
+            d2: savgol_weights(cfg.delta_width, 2),
+            frame: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            power: vec![0.0; cfg.n_fft / 2 + 1],
+            log_mel: Vec::new(),
+            cfg: cfg.clone(),
+            fft,
+            window,
+            filters,
+            dct,
+        })
+    }
+
+    pub fn config(&self) -> &MfccConfig {
+        &self.cfg
+    }
+
+    /// Computes frames of `[cepstra | Δ | ΔΔ]` (each `n_ceps` wide) for
+    /// `samples` at the configured rate into `out` (frame-major, resized).
+    /// Returns the number of frames.
+    pub fn compute(&mut self, samples: &[f32], out: &mut Vec<f32>) -> usize {
+        let n_frames = self.cfg.n_frames(samples.len());
+        self.log_mel_frames(samples, n_frames);
+        let nc = self.cfg.n_ceps();
+        let dim = 3 * nc;
+        out.clear();
+        out.resize(n_frames * dim, 0.0);
+        let n_mels = self.cfg.n_mels;
+        for t in 0..n_frames {
+            let lm = &self.log_mel[t * n_mels..(t + 1) * n_mels];
+            let row = &mut out[t * dim..t * dim + nc];
+            for (k, c) in row.iter_mut().enumerate() {
+                *c = dot(&self.dct[k * n_mels..(k + 1) * n_mels], lm);
+            }
+        }
+        add_deltas(out, n_frames, nc, &self.d1, &self.d2);
+        n_frames
+    }
+
+    /// Fills `self.log_mel` with `power_to_db` of the mel spectrogram.
+    fn log_mel_frames(&mut self, samples: &[f32], n_frames: usize) {
+        let n_fft = self.cfg.n_fft;
+        let pad = n_fft / 2;
+        let hop = self.cfg.hop_length;
+        let n_mels = self.cfg.n_mels;
+        self.log_mel.clear();
+        self.log_mel.resize(n_frames * n_mels, 0.0);
+        let mut max_db = f32::NEG_INFINITY;
+        for t in 0..n_frames {
+            // Frame t covers padded[t*hop .. t*hop+n_fft], i.e. samples[t*hop - pad ..].
+            let start = (t * hop) as isize - pad as isize;
+            for (i, (x, w)) in self.frame.iter_mut().zip(&self.window).enumerate() {
+                let j = start + i as isize;
+                *x = if j >= 0 && (j as usize) < samples.len() {
+                    samples[j as usize] * w
+                } else {
+                    0.0
+                };
+            }
+            self.fft
+                .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
+                .expect("buffers come from the plan");
+            for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
+                *p = c.norm_sqr();
+            }
+            let row = &mut self.log_mel[t * n_mels..(t + 1) * n_mels];
+            for (m, (first, weights)) in self.filters.iter().enumerate() {
+                let e = dot(weights, &self.power[*first..*first + weights.len()]);
+                let db = 10.0 * e.max(1e-10).log10();
+                max_db = max_db.max(db);
+                row[m] = db;
+            }
+        }
+        let floor = max_db - self.cfg.top_db;
+        for v in &mut self.log_mel {
+            *v = v.max(floor);
+        }
+    }
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Fills the Δ and ΔΔ blocks of each frame from its cepstra, with librosa's
+/// `mode="interp"` edges: a window that would run off the ends is moved
+/// inside, which for these derivative orders means edge frames take the
+/// value of the nearest full window. Fewer frames than the window: the window
+/// shrinks to the frames there are (still a least-squares fit).
+fn add_deltas(out: &mut [f32], n_frames: usize, nc: usize, d1: &[f32], d2: &[f32]) {
+    let dim = 3 * nc;
+    let width = d1.len();
+    if n_frames < width {
+        add_deltas_short(out, n_frames, nc);
+        return;
+    }
+    let h = width / 2;
+    for t in 0..n_frames {
+        let centre = t.clamp(h, n_frames - 1 - h);
+        for k in 0..nc {
+            let mut a = 0.0;
+            let mut b = 0.0;
+            for j in 0..width {
+                let x = out[(centre + j - h) * dim + k];
+                a += d1[j] * x;
+                b += d2[j] * x;
+            }
+            out[t * dim + nc + k] = a;
+            out[t * dim + 2 * nc + k] = b;
+        }
+    }
+}
+
+fn add_deltas_short(out: &mut [f32], n_frames: usize, nc: usize) {
+    let dim = 3 * nc;
+    if n_frames < 3 {
+        for t in 0..n_frames {
+            out[t * dim + nc..t * dim + 3 * nc].fill(0.0);
+        }
+        return;
+    }
+    let d1 = savgol_weights(n_frames - 1 + n_frames % 2, 1);
+    let d2 = savgol_weights(d1.len(), 2);
+    // An odd window no longer than the frames; same edge rule as above.
+    let width = d1.len();
+    let h = width / 2;
+    for t in 0..n_frames {
+        let centre = t.clamp(h, n_frames - 1 - h);
+        for k in 0..nc {
+            let (mut a, mut b) = (0.0, 0.0);
+            for j in 0..width {
+                let x = out[(centre + j - h) * dim + k];
+                a += d1[j] * x;
+                b += d2[j] * x;
+            }
+            out[t * dim + nc + k] = a;
+            out[t * dim + 2 * nc + k] = b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid_and_144_ready() {
+        let c = MfccConfig::default();
+        c.check().unwrap();
+        assert_eq!(c.frame_dim(), 36);
+        assert_eq!(c.n_frames(4000), 51);
+    }
+
+    #[test]
+    fn bad_configs_are_named() {
+        let c = MfccConfig {
+            n_fft: 200,
+            ..MfccConfig::default()
+        };
+        assert_eq!(
+            c.check().unwrap_err().to_string(),
+            "invalid MFCC setting: n_fft 200 must be a power of two ≥ 16"
+        );
+        let c = MfccConfig {
+            delta_width: 4,
+            ..MfccConfig::default()
+        };
+        assert!(c.check().is_err());
+    }
+
+    #[test]
+    fn dct_of_a_constant_is_only_c0() {
+        let cfg = MfccConfig {
+            drop_c0: false,
+            ..MfccConfig::default()
+        };
+        let m = Mfcc::new(&cfg).unwrap();
+        let ones = vec![1.0f32; cfg.n_mels];
+        let c0 = dot(&m.dct[..cfg.n_mels], &ones);
+        assert!((c0 - (cfg.n_mels as f32).sqrt()).abs() < 1e-4);
+        for k in 1..cfg.n_mfcc {
+            assert!(dot(&m.dct[k * cfg.n_mels..(k + 1) * cfg.n_mels], &ones).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn delta_of_a_ramp_is_its_slope() {
+        let w1 = savgol_weights(9, 1);
+        let w2 = savgol_weights(9, 2);
+        let ramp: Vec<f32> = (0..9).map(|i| 3.0 * i as f32 + 1.0).collect();
+        let parabola: Vec<f32> = (0..9).map(|i| (i * i) as f32).collect();
+        assert!((dot(&w1, &ramp) - 3.0).abs() < 1e-5);
+        assert!(dot(&w2, &ramp).abs() < 1e-5);
+        assert!((dot(&w2, &parabola) - 2.0).abs() < 1e-4);
+    }
+}

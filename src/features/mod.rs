@@ -1,0 +1,345 @@
+//! The one front end: samples at any rate in, one pooled feature vector out.
+//!
+//! Training, evaluation, `predict` and `listen` all run this code, so what the
+//! model hears live is exactly what it learned from:
+//! resample to 8 kHz → find the word ([`endpoint`]) → MFCC, Δ, ΔΔ ([`mfcc`])
+//! → CMVN with training-set statistics ([`Cmvn`]) → pooling over time
+//! ([`PoolingConfig`]). All settings live in one [`FrontEndConfig`], stored
+//! in the model file.
+
+pub mod endpoint;
+pub mod mfcc;
+
+use serde::{Deserialize, Serialize};
+
+pub use endpoint::EndpointConfig;
+pub use mfcc::{Mfcc, MfccConfig, MfccConfigError};
+
+use crate::audio::{AudioError, Resampler8k, MODEL_RATE};
+
+/// Errors from the front end.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    #[error(transparent)]
+    Config(#[from] MfccConfigError),
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error("invalid pooling setting: {0}")]
+    Pooling(String),
+    #[error("no audio to classify (0 samples)")]
+    Empty,
+    #[error("CMVN statistics have {got} dimensions, the front end makes {expected}")]
+    CmvnShape { expected: usize, got: usize },
+}
+
+pub type Result<T> = std::result::Result<T, FeatureError>;
+
+/// How frames become one fixed-length vector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolingConfig {
+    /// Mean, std, min and max of every frame value over the whole word.
+    pub whole_word: bool,
+    /// Mean and std over this many equal time segments of the word (0 = none).
+    /// Statistics over the whole word forget the order of sounds; segments keep it.
+    pub segments: usize,
+    /// The word's time course: the first `course_dims` frame values
+    /// resampled (linear interpolation) to this many steps (0 = none).
+    pub course_steps: usize,
+    pub course_dims: usize,
+}
+
+impl Default for PoolingConfig {
+    /// The user's design: mean, std, min, max over time (144 values).
+    fn default() -> Self {
+        Self {
+            whole_word: true,
+            segments: 0,
+            course_steps: 0,
+            course_dims: 0,
+        }
+    }
+}
+
+impl PoolingConfig {
+    /// Output length for frames of `frame_dim` values.
+    pub fn dim(&self, frame_dim: usize) -> usize {
+        usize::from(self.whole_word) * 4 * frame_dim
+            + self.segments * 2 * frame_dim
+            + self.course_steps * self.course_dims
+    }
+
+    pub fn check(&self, frame_dim: usize) -> Result<()> {
+        if self.dim(frame_dim) == 0 {
+            return Err(FeatureError::Pooling("pooling produces no values".into()));
+        }
+        if self.course_dims > frame_dim {
+            return Err(FeatureError::Pooling(format!(
+                "course_dims {} exceeds the {frame_dim} values per frame",
+                self.course_dims
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Every front-end setting; stored in the model file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct FrontEndConfig {
+    pub mfcc: MfccConfig,
+    pub endpoint: EndpointConfig,
+    pub pooling: PoolingConfig,
+}
+
+impl FrontEndConfig {
+    pub fn check(&self) -> Result<()> {
+        self.mfcc.check()?;
+        if self.mfcc.sample_rate != MODEL_RATE {
+            return Err(MfccConfigError(format!(
+                "sample rate {} Hz; the front end runs at {MODEL_RATE} Hz",
+                self.mfcc.sample_rate
+            ))
+            .into());
+        }
+        self.pooling.check(self.mfcc.frame_dim())
+    }
+
+    /// Length of the pooled feature vector.
+    pub fn feature_dim(&self) -> usize {
+        self.pooling.dim(self.mfcc.frame_dim())
+    }
+}
+
+/// Cepstral mean and variance normalisation with statistics over all
+/// training frames (not per utterance: in a one-word clip the mean cepstrum
+/// is the word).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cmvn {
+    pub mean: Vec<f32>,
+    /// Reciprocal standard deviation (1 where a value never varies).
+    pub inv_std: Vec<f32>,
+}
+
+impl Cmvn {
+    /// Identity normalisation for `dim` values.
+    pub fn identity(dim: usize) -> Self {
+        Self {
+            mean: vec![0.0; dim],
+            inv_std: vec![1.0; dim],
+        }
+    }
+
+    /// Statistics over every frame of every clip (frame-major, `dim` wide).
+    pub fn fit<'a>(dim: usize, clips: impl IntoIterator<Item = &'a [f32]>) -> Self {
+        let mut sum = vec![0.0f64; dim];
+        let mut sq = vec![0.0f64; dim];
+        let mut n = 0usize;
+        for frames in clips {
+            for f in frames.chunks_exact(dim) {
+                for (k, &v) in f.iter().enumerate() {
+                    sum[k] += v as f64;
+                    sq[k] += (v as f64) * (v as f64);
+                }
+                n += 1;
+            }
+        }
+        let n = n.max(1) as f64;
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+        let inv_std = sum
+            .iter()
+            .zip(&sq)
+            .map(|(s, q)| {
+                let var = (q / n - (s / n).powi(2)).max(0.0);
+                if var > 1e-12 {
+                    (1.0 / var.sqrt()) as f32
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Self { mean, inv_std }
+    }
+
+    fn apply(&self, frames: &mut [f32]) {
+        let dim = self.mean.len();
+        for f in frames.chunks_exact_mut(dim) {
+            for ((v, m), s) in f.iter_mut().zip(&self.mean).zip(&self.inv_std) {
+                *v = (*v - m) * s;
+            }
+        }
+    }
+}
+
+/// Resampling, endpoint detection and MFCC frames — everything before CMVN.
+#[derive(Debug)]
+pub struct FrameExtractor {
+    config: FrontEndConfig,
+    mfcc: Mfcc,
+    resampler: Resampler8k,
+    resampled: Vec<f32>,
+    energies: Vec<f32>,
+}
+
+impl FrameExtractor {
+    pub fn new(config: &FrontEndConfig) -> Result<Self> {
+        config.check()?;
+        Ok(Self {
+            mfcc: Mfcc::new(&config.mfcc)?,
+            config: config.clone(),
+            resampler: Resampler8k::new(),
+            resampled: Vec::new(),
+            energies: Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &FrontEndConfig {
+        &self.config
+    }
+
+    /// Values per frame.
+    pub fn frame_dim(&self) -> usize {
+        self.config.mfcc.frame_dim()
+    }
+
+    /// Frames (frame-major, [`Self::frame_dim`] wide) of the word in `samples`,
+    /// into `out`; returns the frame count.
+    pub fn frames(&mut self, samples: &[f32], rate: u32, out: &mut Vec<f32>) -> Result<usize> {
+        if samples.is_empty() {
+            return Err(FeatureError::Empty);
+        }
+        let at_8k: &[f32] = if rate == MODEL_RATE {
+            samples
+        } else {
+            self.resampler
+                .to_model_rate(samples, rate, &mut self.resampled)?;
+            &self.resampled
+        };
+        let word =
+            endpoint::find_word(&self.config.endpoint, at_8k, MODEL_RATE, &mut self.energies);
+        Ok(self.mfcc.compute(&at_8k[word], out))
+    }
+}
+
+/// The complete front end: [`FrameExtractor`], CMVN and pooling.
+#[derive(Debug)]
+pub struct FrontEnd {
+    extractor: FrameExtractor,
+    cmvn: Cmvn,
+    frames: Vec<f32>,
+}
+
+impl FrontEnd {
+    pub fn new(config: &FrontEndConfig, cmvn: Cmvn) -> Result<Self> {
+        let extractor = FrameExtractor::new(config)?;
+        if cmvn.mean.len() != extractor.frame_dim() || cmvn.inv_std.len() != extractor.frame_dim() {
+            return Err(FeatureError::CmvnShape {
+                expected: extractor.frame_dim(),
+                got: cmvn.mean.len(),
+            });
+        }
+        Ok(Self {
+            extractor,
+            cmvn,
+            frames: Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &FrontEndConfig {
+        self.extractor.config()
+    }
+
+    pub fn feature_dim(&self) -> usize {
+        self.config().feature_dim()
+    }
+
+    /// The pooled feature vector of `samples` (any rate) into `out`.
+    pub fn features(&mut self, samples: &[f32], rate: u32, out: &mut Vec<f32>) -> Result<()> {
+        let n = self.extractor.frames(samples, rate, &mut self.frames)?;
+        self.pool(n, out);
+        Ok(())
+    }
+
+    /// Pools frames already extracted (e.g. cached during training).
+    pub fn features_from_frames(&mut self, frames: &[f32], out: &mut Vec<f32>) {
+        self.frames.clear();
+        self.frames.extend_from_slice(frames);
+        let n = frames.len() / self.extractor.frame_dim();
+        self.pool(n, out);
+    }
+
+    fn pool(&mut self, n_frames: usize, out: &mut Vec<f32>) {
+        self.cmvn.apply(&mut self.frames);
+        let cfg = &self.extractor.config.pooling;
+        pool(cfg, &self.frames, n_frames, self.extractor.frame_dim(), out);
+    }
+}
+
+/// Appends the pooled statistics of `frames` (`n` × `dim`) to `out` (cleared first).
+pub fn pool(cfg: &PoolingConfig, frames: &[f32], n: usize, dim: usize, out: &mut Vec<f32>) {
+    out.clear();
+    if cfg.whole_word {
+        let start = out.len();
+        out.resize(start + 4 * dim, 0.0);
+        let (mean_std, min_max) = out[start..].split_at_mut(2 * dim);
+        mean_and_std(frames, 0, n, dim, mean_std);
+        let (mins, maxs) = min_max.split_at_mut(dim);
+        mins.fill(f32::INFINITY);
+        maxs.fill(f32::NEG_INFINITY);
+        for f in frames[..n * dim].chunks_exact(dim) {
+            for k in 0..dim {
+                mins[k] = mins[k].min(f[k]);
+                maxs[k] = maxs[k].max(f[k]);
+            }
+        }
+    }
+    for s in 0..cfg.segments {
+        let a = s * n / cfg.segments;
+        let b = ((s + 1) * n / cfg.segments).max(a + 1).min(n);
+        let start = out.len();
+        out.resize(start + 2 * dim, 0.0);
+        mean_and_std(frames, a.min(n - 1), b, dim, &mut out[start..]);
+    }
+    if cfg.course_steps > 0 {
+        for j in 0..cfg.course_steps {
+            // Sample the frame sequence at evenly spaced points, end to end.
+            let pos = if cfg.course_steps == 1 {
+                (n - 1) as f32 / 2.0
+            } else {
+                j as f32 * (n - 1) as f32 / (cfg.course_steps - 1) as f32
+            };
+            let i0 = pos.floor() as usize;
+            let i1 = (i0 + 1).min(n - 1);
+            let w = pos - i0 as f32;
+            for k in 0..cfg.course_dims {
+                out.push(frames[i0 * dim + k] * (1.0 - w) + frames[i1 * dim + k] * w);
+            }
+        }
+    }
+}
+
+/// Mean then std (population) of frames `a..b` into `out[..2*dim]`.
+fn mean_and_std(frames: &[f32], a: usize, b: usize, dim: usize, out: &mut [f32]) {
+    let (mean, std) = out[..2 * dim].split_at_mut(dim);
+    mean.fill(0.0);
+    std.fill(0.0);
+    let count = (b - a) as f32;
+    for f in frames[a * dim..b * dim].chunks_exact(dim) {
+        for k in 0..dim {
+            mean[k] += f[k];
+        }
+    }
+    for m in mean.iter_mut() {
+        *m /= count;
+    }
+    for f in frames[a * dim..b * dim].chunks_exact(dim) {
+        for k in 0..dim {
+            let d = f[k] - mean[k];
+            std[k] += d * d;
+        }
+    }
+    for s in std.iter_mut() {
+        *s = (*s / count).sqrt();
+    }
+}
+
+#[cfg(test)]
+mod tests;

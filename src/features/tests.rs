@@ -1,0 +1,146 @@
+//! Front-end tests: agreement with librosa 0.11 (fixtures made by
+//! `tests/fixtures/make_reference.py`) and the end-to-end invariances the
+//! front end promises.
+
+use super::*;
+use crate::audio::read_wav;
+use crate::data::shared_fsdd_dir;
+
+fn fixture(name: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn matrix(v: &serde_json::Value) -> Vec<Vec<f64>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// Largest |a - b| and where it is, so a failure says which value drifted.
+fn max_abs_diff(
+    ours: &[f32],
+    dim: usize,
+    offset: usize,
+    theirs: &[Vec<f64>],
+) -> (f64, usize, usize) {
+    let mut worst = (0.0, 0, 0);
+    for (t, row) in theirs.iter().enumerate() {
+        for (k, &r) in row.iter().enumerate() {
+            let d = (ours[t * dim + offset + k] as f64 - r).abs();
+            if d > worst.0 {
+                worst = (d, t, k);
+            }
+        }
+    }
+    worst
+}
+
+#[test]
+fn mel_filterbank_matches_librosa() {
+    let ours = mfcc::mel_filterbank(&MfccConfig::default());
+    let theirs = matrix(&fixture("mel_filterbank.json")["weights"]);
+    assert_eq!((ours.len(), ours[0].len()), (theirs.len(), theirs[0].len()));
+    for (m, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        for (k, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() < 1e-7, "band {m} bin {k}: {x} vs librosa {y}");
+        }
+    }
+}
+
+#[test]
+fn mfcc_and_deltas_match_librosa() {
+    let cfg = MfccConfig {
+        drop_c0: false,
+        ..MfccConfig::default()
+    };
+    let mut extractor = Mfcc::new(&cfg).unwrap();
+    let mut out = Vec::new();
+    for clip in ["0_george_0", "3_nicolas_4", "6_theo_2", "9_yweweler_1"] {
+        let reference = fixture(&format!("{clip}.mfcc.json"));
+        let audio = read_wav(&shared_fsdd_dir().join(format!("{clip}.wav"))).unwrap();
+        let n = extractor.compute(&audio.samples, &mut out);
+        let mfcc = matrix(&reference["mfcc"]);
+        assert_eq!(n, mfcc.len(), "{clip}: frame count");
+        let dim = cfg.frame_dim();
+        for (offset, key, tol) in [(0, "mfcc", 1e-3), (13, "delta", 1e-3), (26, "delta2", 1e-3)] {
+            let (err, t, k) = max_abs_diff(&out, dim, offset, &matrix(&reference[key]));
+            assert!(
+                err < tol,
+                "{clip} {key}: max |diff| {err:.2e} at frame {t}, coefficient {k}"
+            );
+        }
+    }
+}
+
+fn clip(name: &str) -> crate::audio::Audio {
+    read_wav(&shared_fsdd_dir().join(name)).unwrap()
+}
+
+fn front_end() -> FrontEnd {
+    let cfg = FrontEndConfig::default();
+    FrontEnd::new(&cfg, Cmvn::identity(cfg.mfcc.frame_dim())).unwrap()
+}
+
+#[test]
+fn default_front_end_makes_144_values() {
+    let mut fe = front_end();
+    let mut v = Vec::new();
+    let a = clip("5_jackson_3.wav");
+    fe.features(&a.samples, a.sample_rate, &mut v).unwrap();
+    assert_eq!(v.len(), 144);
+    assert!(v.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn gain_does_not_change_features() {
+    let mut fe = front_end();
+    let a = clip("8_lucas_2.wav");
+    let quiet: Vec<f32> = a.samples.iter().map(|x| x * 0.1).collect();
+    let (mut v1, mut v2) = (Vec::new(), Vec::new());
+    fe.features(&a.samples, 8000, &mut v1).unwrap();
+    fe.features(&quiet, 8000, &mut v2).unwrap();
+    let err = v1
+        .iter()
+        .zip(&v2)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(err < 1e-2, "max difference {err}");
+}
+
+#[test]
+fn empty_input_is_an_error() {
+    let mut fe = front_end();
+    let err = fe.features(&[], 8000, &mut Vec::new()).unwrap_err();
+    assert_eq!(err.to_string(), "no audio to classify (0 samples)");
+}
+
+#[test]
+fn pooling_dims_add_up() {
+    let p = PoolingConfig {
+        whole_word: true,
+        segments: 3,
+        course_steps: 10,
+        course_dims: 12,
+    };
+    assert_eq!(p.dim(36), 144 + 216 + 120);
+    let frames: Vec<f32> = (0..5 * 36).map(|i| i as f32).collect();
+    let mut out = Vec::new();
+    pool(&p, &frames, 5, 36, &mut out);
+    assert_eq!(out.len(), p.dim(36));
+    // Whole-word mean of value 0 over frames 0..5 is (0+36+72+108+144)/5.
+    assert_eq!(out[0], 72.0);
+    // The course starts at frame 0 and ends at the last frame.
+    assert_eq!(out[144 + 216], 0.0);
+    assert_eq!(out[out.len() - 12], 144.0);
+}
