@@ -11,6 +11,9 @@
 //! - [`listen`]: the live microphone loop.
 
 pub mod audio;
+pub mod augment;
 pub mod data;
+pub mod eval;
 pub mod features;
 pub mod fetch;
+pub mod model;

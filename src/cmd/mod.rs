@@ -6,6 +6,7 @@ mod eval;
 mod fetch;
 mod listen;
 mod predict;
+mod progress;
 mod train;
 
 use std::process::ExitCode;
@@ -69,6 +70,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(args) => predict::run(args),
         Command::Listen(args) => listen::run(args),
     }
+}
+
+/// The `--data` paths, or the files `digits fetch` downloaded when none are given.
+pub fn data_paths(given: &[std::path::PathBuf]) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    digits::fetch::cached_dataset_files().ok_or_else(|| {
+        BadInput("no data: pass --data DIR|PARQUET (e.g. --data ../shared/fsdd/recordings) or run `digits fetch` first".into())
+            .into()
+    })
 }
 
 /// An error in the input (file, flag, data) rather than in the job itself.

@@ -1,10 +1,139 @@
-//! `digits train`.
+//! `digits train`: fit a model on FSDD clips and write it to a file.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct TrainArgs {}
+use anyhow::Context;
+use clap::ValueEnum;
+use digits::data::Dataset;
+use digits::model::train::TrainEvent;
+use digits::model::{train, TrainOptions};
 
-pub fn run(_args: TrainArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`digits train` is not built yet")
+use super::{data_paths, BadInput};
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// FSDD data: folders of `{digit}_{speaker}_{take}.wav` and/or .parquet files
+    /// [default: the files `digits fetch` downloaded]
+    #[arg(long, num_args = 1.., value_name = "DIR|PARQUET")]
+    pub data: Vec<PathBuf>,
+    /// Which clips to train on: the official training split (takes 5-49) or all
+    #[arg(long, value_enum, default_value_t = TrainSplit::Official)]
+    pub split: TrainSplit,
+    /// Where to write the model
+    #[arg(long, short, default_value = "digits.model")]
+    pub out: PathBuf,
+    /// SVM soft-margin penalty C (default: chosen on a validation split)
+    #[arg(long)]
+    pub c: Option<f64>,
+    /// RBF kernel gamma (default: chosen on a validation split)
+    #[arg(long)]
+    pub gamma: Option<f64>,
+    /// Pooling: mean and std over this many equal time segments of the word,
+    /// beside the whole-word statistics (0: the 144-value design)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub segments: usize,
+    /// Pooling: the word's time course, resampled to this many steps (0: off)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub course_steps: usize,
+    /// Pooling: how many values of each frame the time course keeps
+    /// (the first N: cepstra, then deltas)
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    pub course_dims: usize,
+    /// Seed for the validation split
+    #[arg(long, default_value_t = TrainOptions::default().seed)]
+    pub seed: u64,
+    /// No progress bar
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrainSplit {
+    /// FSDD's training split (takes 5-49; the 300 test clips stay unseen)
+    Official,
+    /// Every clip given
+    All,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    for (flag, v) in [("--c", args.c), ("--gamma", args.gamma)] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(BadInput(format!("{flag} must be a positive number, got {v}")).into());
+            }
+        }
+    }
+    let paths = data_paths(&args.data)?;
+    let all = Dataset::load(&paths)?;
+    let data = match args.split {
+        TrainSplit::Official => all.official_split()?.0,
+        TrainSplit::All => all,
+    };
+    let mut front_end = digits::features::FrontEndConfig::default();
+    front_end.pooling.segments = args.segments;
+    front_end.pooling.course_steps = args.course_steps;
+    front_end.pooling.course_dims = if args.course_steps > 0 {
+        args.course_dims
+    } else {
+        0
+    };
+    front_end.check().map_err(|e| {
+        BadInput(format!(
+            "{e} (check --segments/--course-steps/--course-dims)"
+        ))
+    })?;
+    let opts = TrainOptions {
+        front_end,
+        c: args.c,
+        gamma: args.gamma,
+        seed: args.seed,
+        data_label: paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        split_label: format!("{:?}", args.split).to_lowercase(),
+        ..TrainOptions::default()
+    };
+    eprintln!(
+        "training on {} clips ({} speakers)",
+        data.len(),
+        data.speakers().len()
+    );
+    let features = super::progress::bar(data.len() as u64, "features", args.quiet);
+    let fits = super::progress::bar(0, "fitting", args.quiet);
+    let report = train(&data, &opts, &|e| match e {
+        TrainEvent::Features { done, .. } => features.set_position(done as u64),
+        TrainEvent::Fit { k, n } => {
+            features.finish_and_clear();
+            fits.set_length(n as u64);
+            fits.set_position(k as u64);
+        }
+    })?;
+    fits.finish_and_clear();
+    report
+        .model
+        .save(&args.out)
+        .with_context(|| "saving the model (choose another path with --out)")?;
+    for g in &report.grid {
+        eprintln!(
+            "  C={:<6} gamma={:<8.5} validation accuracy {:.2}%  {} support vectors",
+            g.params.c,
+            g.params.gamma,
+            100.0 * g.validation_accuracy,
+            g.n_support
+        );
+    }
+    println!(
+        "trained in {:.2} s (features {:.2} s): C={} gamma={:.5}, {} support vectors, {} bytes -> {}",
+        report.seconds,
+        report.feature_seconds,
+        report.chosen.c,
+        report.chosen.gamma,
+        report.model.svm.n_support(),
+        report.model.file_size(),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

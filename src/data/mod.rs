@@ -179,30 +179,30 @@ impl Dataset {
     /// A seeded split stratified by digit: about `fraction` of each digit's
     /// clips go to validation. Returns (fit, validation).
     pub fn stratified_split(&self, fraction: f64, seed: u64) -> (Dataset, Dataset) {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut fit = Vec::new();
-        let mut val = Vec::new();
-        for digit in 0..10u8 {
-            let mut idx: Vec<usize> = (0..self.clips.len())
-                .filter(|&i| self.clips[i].digit == digit)
-                .collect();
-            idx.shuffle(&mut rng);
-            let n_val = ((idx.len() as f64) * fraction).round() as usize;
-            for (k, i) in idx.into_iter().enumerate() {
-                if k < n_val {
-                    val.push(i)
-                } else {
-                    fit.push(i)
-                }
-            }
-        }
-        fit.sort_unstable();
-        val.sort_unstable();
+        let labels: Vec<u8> = self.clips.iter().map(|c| c.digit).collect();
+        let (fit, val) = stratified_indices(&labels, fraction, seed);
         let pick = |ix: Vec<usize>| Dataset {
             clips: ix.into_iter().map(|i| self.clips[i].clone()).collect(),
         };
         (pick(fit), pick(val))
     }
+}
+
+/// Seeded split of indices into `labels`, stratified by label: about
+/// `fraction` of each label's indices go to the second list. Both sorted.
+pub fn stratified_indices(labels: &[u8], fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let (mut fit, mut val) = (Vec::new(), Vec::new());
+    for digit in 0..10u8 {
+        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == digit).collect();
+        idx.shuffle(&mut rng);
+        let n_val = (idx.len() as f64 * fraction).round() as usize;
+        val.extend_from_slice(&idx[..n_val]);
+        fit.extend_from_slice(&idx[n_val..]);
+    }
+    fit.sort_unstable();
+    val.sort_unstable();
+    (fit, val)
 }
 
 fn check_sides(split: &str, train: &Dataset, test: &Dataset) -> Result<()> {

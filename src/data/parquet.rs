@@ -1,17 +1,752 @@
 //! Parquet in the layout of the Hugging Face dataset
-//! `mteb/free-spoken-digit-dataset`. (Being written.)
+//! `mteb/free-spoken-digit-dataset` (the `datasets` audio convention):
+//! a struct column `audio` {`bytes`: binary WAV file, `path`: string or null}
+//! and an integer column `label` (0..=9).
+//!
+//! Reading accepts binary, large binary or binary view for `bytes`, any string
+//! type for `path` (or no `path` at all) and any integer width for `label`.
+//! Speaker and take come from `path` when it is an FSDD file name
+//! (`{digit}_{speaker}_{take}.wav`); otherwise they stay `None`. Writing
+//! produces the same schema with 16-bit PCM WAVs and snappy compression.
 
+use std::fs::File;
+use std::io::Cursor;
 use std::path::Path;
+use std::sync::Arc;
 
-use super::{Clip, Dataset, Result};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, BinaryViewArray, Int64Array, LargeBinaryArray, LargeStringArray,
+    RecordBatch, StringArray, StringViewArray, StructArray,
+};
+use arrow_schema::{DataType, Field, Fields, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::properties::WriterProperties;
+
+use super::{parse_fsdd_name, Clip, DataError, Dataset, Result, SourceSplit};
+use crate::audio;
 
 pub const PARQUET_AUDIO_COLUMN: &str = "audio";
 pub const PARQUET_LABEL_COLUMN: &str = "label";
+const BYTES_FIELD: &str = "bytes";
+const PATH_FIELD: &str = "path";
 
-pub fn read_parquet(_path: &Path) -> Result<Dataset> {
-    unimplemented!("being written")
+/// Rows per record batch when writing (one batch of FSDD is ~4 MB of WAV).
+const WRITE_BATCH_ROWS: usize = 256;
+
+const EXPECTED: &str = "expected `audio: struct{bytes: binary, path: string}` and `label: int`";
+
+/// Reads every row of a dataset parquet file into clips, in file order.
+pub fn read_parquet(path: &Path) -> Result<Dataset> {
+    // The parquet crate asserts on some corrupt metadata instead of returning
+    // an error; `check_chunks` catches the known case, this the rest.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_checked(path))).unwrap_or_else(
+        |payload| {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(DataError::Parquet {
+                path: path.to_path_buf(),
+                reason: format!("the file is corrupt (the parquet reader gave up: {what})"),
+            })
+        },
+    )
 }
 
-pub fn write_parquet(_path: &Path, _clips: &[Clip]) -> Result<()> {
-    unimplemented!("being written")
+fn read_checked(path: &Path) -> Result<Dataset> {
+    let fail = |reason: String| DataError::Parquet {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = File::open(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| fail(format!("cannot open it as parquet ({e})")))?;
+    check_schema(builder.schema()).map_err(&fail)?;
+    check_chunks(builder.metadata(), file_len).map_err(&fail)?;
+    let expected_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let reader = builder
+        .build()
+        .map_err(|e| fail(format!("cannot read it ({e})")))?;
+
+    let split = source_split_of(path);
+    let origin_base = path.display().to_string();
+    let mut clips = Vec::with_capacity(expected_rows);
+    let mut first_row = 0usize;
+    for batch in reader {
+        let batch =
+            batch.map_err(|e| fail(format!("cannot read rows from row {first_row} on ({e})")))?;
+        let columns = BatchColumns::new(&batch).map_err(&fail)?;
+        for i in 0..batch.num_rows() {
+            let row = first_row + i;
+            let clip = columns
+                .clip(i, &origin_base, row, split)
+                .map_err(|reason| fail(format!("row {row}: {reason}")))?;
+            clips.push(clip);
+        }
+        first_row += batch.num_rows();
+    }
+    if clips.is_empty() {
+        return Err(fail("it holds no rows".into()));
+    }
+    Ok(Dataset { clips })
+}
+
+/// Writes clips in the Hugging Face audio layout: WAVs as 16-bit PCM at each
+/// clip's rate, `path` = `{digit}_{speaker}_{take}.wav` when both are known
+/// (null otherwise), `label` as int64, snappy-compressed.
+pub fn write_parquet(path: &Path, clips: &[Clip]) -> Result<()> {
+    let fail = |reason: String| DataError::Parquet {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let schema = Arc::new(dataset_schema());
+    let file = File::create(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        .map_err(|e| fail(format!("cannot start writing ({e})")))?;
+    for (chunk_index, chunk) in clips.chunks(WRITE_BATCH_ROWS).enumerate() {
+        let first = chunk_index * WRITE_BATCH_ROWS;
+        let batch = clips_batch(&schema, chunk, first).map_err(&fail)?;
+        writer
+            .write(&batch)
+            .map_err(|e| fail(format!("cannot write rows from {first} on ({e})")))?;
+    }
+    writer
+        .close()
+        .map_err(|e| fail(format!("cannot finish the file ({e})")))?;
+    Ok(())
+}
+
+/// The schema `write_parquet` produces (and `read_parquet` expects at least).
+fn dataset_schema() -> Schema {
+    Schema::new(vec![
+        Field::new(PARQUET_AUDIO_COLUMN, DataType::Struct(audio_fields()), true),
+        Field::new(PARQUET_LABEL_COLUMN, DataType::Int64, false),
+    ])
+}
+
+fn audio_fields() -> Fields {
+    Fields::from(vec![
+        Field::new(BYTES_FIELD, DataType::Binary, true),
+        Field::new(PATH_FIELD, DataType::Utf8, true),
+    ])
+}
+
+fn clips_batch(
+    schema: &Arc<Schema>,
+    clips: &[Clip],
+    first: usize,
+) -> std::result::Result<RecordBatch, String> {
+    let mut wavs = Vec::with_capacity(clips.len());
+    let mut names = Vec::with_capacity(clips.len());
+    let mut labels = Vec::with_capacity(clips.len());
+    for (k, clip) in clips.iter().enumerate() {
+        if clip.digit > 9 {
+            return Err(format!(
+                "clip {} ({}): digit {} is outside 0..=9",
+                first + k,
+                clip.origin,
+                clip.digit
+            ));
+        }
+        wavs.push(
+            encode_wav16(&clip.samples, clip.sample_rate)
+                .map_err(|e| format!("clip {} ({}): {e}", first + k, clip.origin))?,
+        );
+        names.push(match (&clip.speaker, clip.take) {
+            (Some(speaker), Some(take)) => Some(format!("{}_{speaker}_{take}.wav", clip.digit)),
+            _ => None,
+        });
+        labels.push(i64::from(clip.digit));
+    }
+    let bytes: ArrayRef = Arc::new(BinaryArray::from_iter(wavs.iter().map(Some)));
+    let paths: ArrayRef = Arc::new(StringArray::from(names));
+    let audio = StructArray::try_new(audio_fields(), vec![bytes, paths], None)
+        .map_err(|e| format!("cannot build the audio column ({e})"))?;
+    RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(audio), Arc::new(Int64Array::from(labels))],
+    )
+    .map_err(|e| format!("cannot build a record batch ({e})"))
+}
+
+/// Mono 16-bit PCM WAV bytes. Samples are scaled by 32768 (the decoder's
+/// scale), so 16-bit sources round-trip exactly.
+fn encode_wav16(samples: &[f32], sample_rate: u32) -> std::result::Result<Vec<u8>, String> {
+    audio::check_spec(sample_rate, 1).map_err(|e| e.to_string())?;
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut buf = Vec::with_capacity(44 + 2 * samples.len());
+    let mut writer = hound::WavWriter::new(Cursor::new(&mut buf), spec)
+        .map_err(|e| format!("cannot encode WAV ({e})"))?;
+    for &s in samples {
+        let v = (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+        writer
+            .write_sample(v)
+            .map_err(|e| format!("cannot encode WAV ({e})"))?;
+    }
+    writer
+        .finalize()
+        .map_err(|e| format!("cannot encode WAV ({e})"))?;
+    Ok(buf)
+}
+
+/// Every column chunk must lie inside the file (corrupt footers can claim
+/// negative offsets, on which the parquet crate panics).
+fn check_chunks(meta: &ParquetMetaData, file_len: u64) -> std::result::Result<(), String> {
+    for (g, group) in meta.row_groups().iter().enumerate() {
+        for column in group.columns() {
+            let start = column
+                .dictionary_page_offset()
+                .unwrap_or(column.data_page_offset());
+            let len = column.compressed_size();
+            let inside = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(len).ok())
+                .is_some_and(|(s, l)| s.checked_add(l).is_some_and(|end| end <= file_len));
+            if !inside {
+                return Err(format!(
+                    "row group {g}, column `{}` points outside the file; the file is corrupt",
+                    column.column_path().string()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `train*` → Train, `test*` → Test (by file name), else `None`.
+fn source_split_of(path: &Path) -> Option<SourceSplit> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    if name.starts_with("train") {
+        Some(SourceSplit::Train)
+    } else if name.starts_with("test") {
+        Some(SourceSplit::Test)
+    } else {
+        None
+    }
+}
+
+fn is_binary(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    )
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+fn is_integer(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+    )
+}
+
+/// Checks the columns this module reads; the reason names the first problem.
+fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
+    let names = || {
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let audio = schema.field_with_name(PARQUET_AUDIO_COLUMN).map_err(|_| {
+        format!(
+            "missing column `{PARQUET_AUDIO_COLUMN}` (columns: {}); {EXPECTED}",
+            names()
+        )
+    })?;
+    let DataType::Struct(fields) = audio.data_type() else {
+        return Err(format!(
+            "column `{PARQUET_AUDIO_COLUMN}` is {}, not a struct; {EXPECTED}",
+            audio.data_type()
+        ));
+    };
+    match fields.find(BYTES_FIELD) {
+        None => {
+            return Err(format!(
+                "column `{PARQUET_AUDIO_COLUMN}` has no `{BYTES_FIELD}` field; {EXPECTED}"
+            ))
+        }
+        Some((_, f)) if !is_binary(f.data_type()) => {
+            return Err(format!(
+                "`{PARQUET_AUDIO_COLUMN}.{BYTES_FIELD}` is {}, not binary; {EXPECTED}",
+                f.data_type()
+            ))
+        }
+        Some(_) => {}
+    }
+    if let Some((_, f)) = fields.find(PATH_FIELD) {
+        if !is_string(f.data_type()) {
+            return Err(format!(
+                "`{PARQUET_AUDIO_COLUMN}.{PATH_FIELD}` is {}, not a string; {EXPECTED}",
+                f.data_type()
+            ));
+        }
+    }
+    let label = schema.field_with_name(PARQUET_LABEL_COLUMN).map_err(|_| {
+        format!(
+            "missing column `{PARQUET_LABEL_COLUMN}` (columns: {}); {EXPECTED}",
+            names()
+        )
+    })?;
+    if !is_integer(label.data_type()) {
+        return Err(format!(
+            "column `{PARQUET_LABEL_COLUMN}` is {}, not an integer; {EXPECTED}",
+            label.data_type()
+        ));
+    }
+    Ok(())
+}
+
+enum BytesColumn<'a> {
+    Small(&'a BinaryArray),
+    Large(&'a LargeBinaryArray),
+    View(&'a BinaryViewArray),
+}
+
+impl BytesColumn<'_> {
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            Self::Small(a) => a.is_valid(i).then(|| a.value(i)),
+            Self::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            Self::View(a) => a.is_valid(i).then(|| a.value(i)),
+        }
+    }
+}
+
+enum PathColumn<'a> {
+    Absent,
+    Small(&'a StringArray),
+    Large(&'a LargeStringArray),
+    View(&'a StringViewArray),
+}
+
+impl PathColumn<'_> {
+    fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            Self::Absent => None,
+            Self::Small(a) => a.is_valid(i).then(|| a.value(i)),
+            Self::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            Self::View(a) => a.is_valid(i).then(|| a.value(i)),
+        }
+    }
+}
+
+/// The typed columns of one record batch.
+struct BatchColumns<'a> {
+    audio: &'a StructArray,
+    bytes: BytesColumn<'a>,
+    paths: PathColumn<'a>,
+    labels: &'a ArrayRef,
+}
+
+impl<'a> BatchColumns<'a> {
+    fn new(batch: &'a RecordBatch) -> std::result::Result<Self, String> {
+        let audio = batch
+            .column_by_name(PARQUET_AUDIO_COLUMN)
+            .and_then(|c| c.as_struct_opt())
+            .ok_or_else(|| format!("column `{PARQUET_AUDIO_COLUMN}` is missing or not a struct"))?;
+        let bytes_col = audio
+            .column_by_name(BYTES_FIELD)
+            .ok_or_else(|| format!("`{PARQUET_AUDIO_COLUMN}.{BYTES_FIELD}` is missing"))?;
+        let bytes = match bytes_col.data_type() {
+            DataType::Binary => bytes_col.as_binary_opt::<i32>().map(BytesColumn::Small),
+            DataType::LargeBinary => bytes_col.as_binary_opt::<i64>().map(BytesColumn::Large),
+            DataType::BinaryView => bytes_col.as_binary_view_opt().map(BytesColumn::View),
+            _ => None,
+        }
+        .ok_or_else(|| format!("`{PARQUET_AUDIO_COLUMN}.{BYTES_FIELD}` is not binary"))?;
+        let paths = match audio.column_by_name(PATH_FIELD) {
+            None => Some(PathColumn::Absent),
+            Some(c) => match c.data_type() {
+                DataType::Utf8 => c.as_string_opt::<i32>().map(PathColumn::Small),
+                DataType::LargeUtf8 => c.as_string_opt::<i64>().map(PathColumn::Large),
+                DataType::Utf8View => c.as_string_view_opt().map(PathColumn::View),
+                _ => None,
+            },
+        }
+        .ok_or_else(|| format!("`{PARQUET_AUDIO_COLUMN}.{PATH_FIELD}` is not a string"))?;
+        let labels = batch
+            .column_by_name(PARQUET_LABEL_COLUMN)
+            .ok_or_else(|| format!("column `{PARQUET_LABEL_COLUMN}` is missing"))?;
+        Ok(Self {
+            audio,
+            bytes,
+            paths,
+            labels,
+        })
+    }
+
+    fn clip(
+        &self,
+        i: usize,
+        origin_base: &str,
+        row: usize,
+        split: Option<SourceSplit>,
+    ) -> std::result::Result<Clip, String> {
+        let label =
+            label_at(self.labels, i)?.ok_or_else(|| format!("`{PARQUET_LABEL_COLUMN}` is null"))?;
+        let digit = u8::try_from(label)
+            .ok()
+            .filter(|d| *d <= 9)
+            .ok_or_else(|| format!("label {label} is outside 0..=9"))?;
+        if self.audio.is_null(i) {
+            return Err(format!("`{PARQUET_AUDIO_COLUMN}` is null"));
+        }
+        let name = self.paths.get(i);
+        let bytes = self.bytes.get(i).ok_or_else(|| {
+            format!(
+                "`{PARQUET_AUDIO_COLUMN}.{BYTES_FIELD}` is null (only a path{}); the file must embed the WAV bytes",
+                name.map(|n| format!(" `{n}`")).unwrap_or_default()
+            )
+        })?;
+        let decoded = audio::decode_wav(bytes)
+            .map_err(|e| format!("bad WAV in `{PARQUET_AUDIO_COLUMN}.{BYTES_FIELD}`: {e}"))?;
+        let fsdd = name.and_then(parse_fsdd_name);
+        if let Some(f) = &fsdd {
+            if f.digit != digit {
+                return Err(format!(
+                    "label {digit} disagrees with the file name `{}` (digit {})",
+                    name.unwrap_or_default(),
+                    f.digit
+                ));
+            }
+        }
+        let (speaker, take) = match fsdd {
+            Some(f) => (Some(f.speaker), Some(f.take)),
+            None => (None, None),
+        };
+        Ok(Clip {
+            samples: decoded.samples,
+            sample_rate: decoded.sample_rate,
+            digit,
+            speaker,
+            take,
+            origin: format!("{origin_base}#{row}"),
+            source_split: split,
+        })
+    }
+}
+
+/// The label at row `i` of an integer column of any width; `None` when null.
+fn label_at(col: &ArrayRef, i: usize) -> std::result::Result<Option<i128>, String> {
+    if col.is_null(i) {
+        return Ok(None);
+    }
+    macro_rules! value {
+        ($t:ty) => {
+            col.as_primitive_opt::<$t>().map(|a| i128::from(a.value(i)))
+        };
+    }
+    let v = match col.data_type() {
+        DataType::Int8 => value!(Int8Type),
+        DataType::Int16 => value!(Int16Type),
+        DataType::Int32 => value!(Int32Type),
+        DataType::Int64 => value!(Int64Type),
+        DataType::UInt8 => value!(UInt8Type),
+        DataType::UInt16 => value!(UInt16Type),
+        DataType::UInt32 => value!(UInt32Type),
+        DataType::UInt64 => value!(UInt64Type),
+        _ => None,
+    };
+    v.map(Some).ok_or_else(|| {
+        format!(
+            "column `{PARQUET_LABEL_COLUMN}` is {}, not an integer",
+            col.data_type()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::shared_fsdd_dir;
+    use arrow_array::{Int32Array, Int64Array};
+
+    fn fsdd_clip(name: &str) -> Clip {
+        let path = shared_fsdd_dir().join(name);
+        let a = audio::read_wav(&path).unwrap();
+        let f = parse_fsdd_name(name).unwrap();
+        Clip {
+            samples: a.samples,
+            sample_rate: a.sample_rate,
+            digit: f.digit,
+            speaker: Some(f.speaker),
+            take: Some(f.take),
+            origin: path.display().to_string(),
+            source_split: None,
+        }
+    }
+
+    /// Writes arbitrary columns to a parquet file, for malformed inputs.
+    fn write_raw(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let file = File::create(path).unwrap();
+        let mut w = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+
+    fn audio_column(wavs: Vec<Option<Vec<u8>>>, names: Vec<Option<&str>>) -> ArrayRef {
+        let bytes: ArrayRef = Arc::new(BinaryArray::from_iter(wavs));
+        let paths: ArrayRef = Arc::new(StringArray::from(names));
+        Arc::new(StructArray::try_new(audio_fields(), vec![bytes, paths], None).unwrap())
+    }
+
+    fn wav_of(clip: &Clip) -> Vec<u8> {
+        encode_wav16(&clip.samples, clip.sample_rate).unwrap()
+    }
+
+    fn reason(err: DataError) -> String {
+        match err {
+            DataError::Parquet { reason, .. } => reason,
+            other => panic!("expected a parquet error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_samples_labels_and_names() {
+        let names = [
+            "0_george_0.wav",
+            "3_jackson_12.wav",
+            "7_theo_5.wav",
+            "9_yweweler_49.wav",
+        ];
+        let clips: Vec<Clip> = names.iter().map(|n| fsdd_clip(n)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train-00000-of-00001.parquet");
+        write_parquet(&path, &clips).unwrap();
+        let back = read_parquet(&path).unwrap();
+        assert_eq!(back.len(), clips.len());
+        for (row, (a, b)) in clips.iter().zip(&back.clips).enumerate() {
+            assert_eq!(
+                a.samples, b.samples,
+                "row {row}: 16-bit samples round-trip exactly"
+            );
+            assert_eq!(a.sample_rate, b.sample_rate);
+            assert_eq!(a.digit, b.digit);
+            assert_eq!(a.speaker, b.speaker);
+            assert_eq!(a.take, b.take);
+            assert_eq!(b.origin, format!("{}#{row}", path.display()));
+            assert_eq!(b.source_split, Some(SourceSplit::Train));
+        }
+    }
+
+    #[test]
+    fn clips_without_names_read_back_without_speaker_or_take() {
+        let mut clip = fsdd_clip("5_lucas_1.wav");
+        clip.speaker = None;
+        let dir = tempfile::tempdir().unwrap();
+        let test_path = dir.path().join("test-00000-of-00001.parquet");
+        write_parquet(&test_path, std::slice::from_ref(&clip)).unwrap();
+        let back = read_parquet(&test_path).unwrap();
+        assert_eq!(back.clips[0].speaker, None);
+        assert_eq!(back.clips[0].take, None);
+        assert_eq!(back.clips[0].digit, 5);
+        assert_eq!(back.clips[0].source_split, Some(SourceSplit::Test));
+        let other = dir.path().join("clips.parquet");
+        write_parquet(&other, &[clip]).unwrap();
+        assert_eq!(read_parquet(&other).unwrap().clips[0].source_split, None);
+    }
+
+    #[test]
+    fn other_integer_widths_and_a_missing_path_field_are_accepted() {
+        let clip = fsdd_clip("2_nicolas_3.wav");
+        let bytes: ArrayRef = Arc::new(BinaryArray::from_iter(vec![Some(wav_of(&clip))]));
+        let only_bytes = Fields::from(vec![Field::new(BYTES_FIELD, DataType::Binary, true)]);
+        let audio: ArrayRef =
+            Arc::new(StructArray::try_new(only_bytes, vec![bytes], None).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        write_raw(
+            &path,
+            vec![
+                ("audio", audio),
+                ("label", Arc::new(Int32Array::from(vec![2]))),
+            ],
+        );
+        let back = read_parquet(&path).unwrap();
+        assert_eq!(back.clips[0].digit, 2);
+        assert_eq!(back.clips[0].samples, clip.samples);
+        assert_eq!(back.clips[0].speaker, None);
+    }
+
+    #[test]
+    fn missing_audio_column_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        write_raw(
+            &path,
+            vec![("label", Arc::new(Int64Array::from(vec![1, 2])))],
+        );
+        let r = reason(read_parquet(&path).unwrap_err());
+        assert!(
+            r.starts_with("missing column `audio` (columns: label)"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        write_raw(
+            &path,
+            vec![
+                ("audio", Arc::new(StringArray::from(vec!["a.wav"]))),
+                ("label", Arc::new(Int64Array::from(vec![1]))),
+            ],
+        );
+        let r = reason(read_parquet(&path).unwrap_err());
+        assert!(r.starts_with("column `audio` is Utf8, not a struct"), "{r}");
+
+        let clip = fsdd_clip("1_george_1.wav");
+        write_raw(
+            &path,
+            vec![
+                ("audio", audio_column(vec![Some(wav_of(&clip))], vec![None])),
+                ("label", Arc::new(StringArray::from(vec!["one"]))),
+            ],
+        );
+        let r = reason(read_parquet(&path).unwrap_err());
+        assert!(
+            r.starts_with("column `label` is Utf8, not an integer"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_row() {
+        let clip = fsdd_clip("4_theo_2.wav");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        type Case = (Vec<Option<Vec<u8>>>, Vec<i64>, &'static str);
+        let cases: Vec<Case> = vec![
+            (
+                vec![Some(wav_of(&clip)), Some(b"not a wav at all".to_vec())],
+                vec![4, 4],
+                "row 1: bad WAV in `audio.bytes`: not a WAV file",
+            ),
+            (
+                vec![Some(wav_of(&clip)), Some(wav_of(&clip))],
+                vec![4, 12],
+                "row 1: label 12 is outside 0..=9",
+            ),
+            (
+                vec![Some(wav_of(&clip)), Some(wav_of(&clip))],
+                vec![4, -1],
+                "row 1: label -1 is outside 0..=9",
+            ),
+            (
+                vec![None, Some(wav_of(&clip))],
+                vec![4, 4],
+                "row 0: `audio.bytes` is null (only a path `4_theo_2.wav`)",
+            ),
+        ];
+        for (wavs, labels, expected) in cases {
+            write_raw(
+                &path,
+                vec![
+                    (
+                        "audio",
+                        audio_column(wavs, vec![Some("4_theo_2.wav"), None]),
+                    ),
+                    ("label", Arc::new(Int64Array::from(labels))),
+                ],
+            );
+            let r = reason(read_parquet(&path).unwrap_err());
+            assert!(r.starts_with(expected), "{r}\n  expected: {expected}");
+        }
+    }
+
+    #[test]
+    fn label_disagreeing_with_the_file_name_is_an_error() {
+        let clip = fsdd_clip("4_theo_2.wav");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        write_raw(
+            &path,
+            vec![
+                (
+                    "audio",
+                    audio_column(vec![Some(wav_of(&clip))], vec![Some("4_theo_2.wav")]),
+                ),
+                ("label", Arc::new(Int64Array::from(vec![5]))),
+            ],
+        );
+        let r = reason(read_parquet(&path).unwrap_err());
+        assert_eq!(
+            r,
+            "row 0: label 5 disagrees with the file name `4_theo_2.wav` (digit 4)"
+        );
+    }
+
+    #[test]
+    fn non_parquet_and_truncated_files_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.parquet");
+        std::fs::write(&path, b"<html>not found</html>").unwrap();
+        let r = reason(read_parquet(&path).unwrap_err());
+        assert!(r.starts_with("cannot open it as parquet"), "{r}");
+
+        write_parquet(&path, &[fsdd_clip("6_jackson_7.wav")]).unwrap();
+        let full = std::fs::read(&path).unwrap();
+        for cut in [full.len() / 2, full.len() - 3, 4] {
+            std::fs::write(&path, &full[..cut]).unwrap();
+            assert!(matches!(
+                read_parquet(&path),
+                Err(DataError::Parquet { .. })
+            ));
+        }
+        std::fs::write(&path, b"").unwrap();
+        assert!(matches!(
+            read_parquet(&path),
+            Err(DataError::Parquet { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error_and_digit_ten_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.parquet");
+        assert!(matches!(read_parquet(&missing), Err(DataError::Io { .. })));
+        let mut clip = fsdd_clip("6_jackson_7.wav");
+        clip.digit = 10;
+        let r = reason(write_parquet(&dir.path().join("x.parquet"), &[clip]).unwrap_err());
+        assert!(r.contains("digit 10 is outside 0..=9"), "{r}");
+    }
 }

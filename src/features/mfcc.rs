@@ -135,10 +135,27 @@ fn mel_to_hz(m: f64) -> f64 {
 /// `librosa.filters.mel(..., htk=True, norm="slaney")` as dense rows
 /// (`n_mels` × `n_fft/2+1`).
 pub fn mel_filterbank(cfg: &MfccConfig) -> Vec<Vec<f64>> {
+    mel_filterbank_warped(cfg, 1.0)
+}
+
+/// The filterbank read through a vocal-tract-length warp of the frequency
+/// axis (piecewise linear, fixed at 0 and Nyquist, as in Kaldi's VTLN):
+/// a bin at `f` is treated as if it were at `warp·f`. Training augmentation
+/// only; inference always uses `warp = 1`.
+pub fn mel_filterbank_warped(cfg: &MfccConfig, warp: f64) -> Vec<Vec<f64>> {
     let n_bins = cfg.n_fft / 2 + 1;
     let sr = cfg.sample_rate as f64;
+    let nyquist = sr / 2.0;
+    let knee = 0.8 * nyquist * warp.recip().min(1.0);
+    let warp_hz = |f: f64| {
+        if f <= knee {
+            f * warp
+        } else {
+            warp * knee + (nyquist - warp * knee) * (f - knee) / (nyquist - knee)
+        }
+    };
     let fft_freqs: Vec<f64> = (0..n_bins)
-        .map(|k| k as f64 * sr / cfg.n_fft as f64)
+        .map(|k| warp_hz(k as f64 * sr / cfg.n_fft as f64))
         .collect();
     let (lo, hi) = (hz_to_mel(cfg.fmin as f64), hz_to_mel(cfg.fmax as f64));
     let mel_f: Vec<f64> = (0..cfg.n_mels + 2)
@@ -209,7 +226,18 @@ impl std::fmt::Debug for Mfcc {
 impl Mfcc {
     /// Plans the FFT and precomputes tables. The config must pass [`MfccConfig::check`].
     pub fn new(cfg: &MfccConfig) -> Result<Self, MfccConfigError> {
+        Self::new_warped(cfg, 1.0)
+    }
+
+    /// An extractor whose filterbank is warped by `warp` (see
+    /// [`mel_filterbank_warped`]); for training augmentation.
+    pub fn new_warped(cfg: &MfccConfig, warp: f64) -> Result<Self, MfccConfigError> {
         cfg.check()?;
+        if !(0.5..=2.0).contains(&warp) {
+            return Err(MfccConfigError(format!(
+                "warp factor {warp} outside 0.5..=2"
+            )));
+        }
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(cfg.n_fft);
         let mut window = vec![0.0f32; cfg.n_fft];
         let left = (cfg.n_fft - cfg.win_length) / 2;
@@ -217,7 +245,7 @@ impl Mfcc {
             let phase = 2.0 * std::f64::consts::PI * i as f64 / cfg.win_length as f64;
             window[left + i] = (0.5 - 0.5 * phase.cos()) as f32;
         }
-        let filters = mel_filterbank(cfg)
+        let filters = mel_filterbank_warped(cfg, warp)
             .into_iter()
             .map(|row| {
                 let first = row.iter().position(|&w| w > 0.0).unwrap_or(0);

@@ -181,9 +181,15 @@ pub struct FrameExtractor {
 
 impl FrameExtractor {
     pub fn new(config: &FrontEndConfig) -> Result<Self> {
+        Self::with_warp(config, 1.0)
+    }
+
+    /// An extractor with a vocal-tract-length warped filterbank (training
+    /// augmentation only).
+    pub fn with_warp(config: &FrontEndConfig, warp: f64) -> Result<Self> {
         config.check()?;
         Ok(Self {
-            mfcc: Mfcc::new(&config.mfcc)?,
+            mfcc: Mfcc::new_warped(&config.mfcc, warp)?,
             config: config.clone(),
             resampler: Resampler8k::new(),
             resampled: Vec::new(),

@@ -1,0 +1,383 @@
+//! The trained model: everything between a pooled feature vector and a digit,
+//! and the file it lives in.
+//!
+//! This module owns the [`ModelFile`] (front-end config, CMVN, scaler,
+//! optional projection, the compact SVM, probability calibration and training
+//! metadata, behind a magic header and a format version), the
+//! [`Recognizer`] that runs samples → digit, and the embedded default model.
+
+pub mod calibration;
+pub mod pca;
+pub mod svm;
+pub mod train;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use calibration::Platt;
+pub use svm::{SvmClassifier, SvmParams, N_CLASSES};
+pub use train::{train, TrainOptions, TrainReport};
+
+use crate::features::{Cmvn, FeatureError, FrontEnd, FrontEndConfig};
+
+/// First bytes of every model file.
+pub const MAGIC: &[u8; 8] = b"DIGITSMD";
+/// Bumped whenever the stored layout changes; older files are refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The model built into the binary (trained by `digits train` on FSDD's
+/// official training split; see models/README.md).
+pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/digits.model");
+
+/// Errors from reading, writing or using a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read model {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write model {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} is not a digits model file (bad header); pass a file written by `digits train`")]
+    NotAModel(String),
+    #[error("{path} is a digits model of format version {found}, this build reads version {expected}; retrain it with `digits train`")]
+    Version {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("{path} is truncated or corrupt ({reason}); retrain it with `digits train`")]
+    Corrupt { path: String, reason: String },
+    #[error("model is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error(transparent)]
+    Features(#[from] FeatureError),
+}
+
+pub type Result<T> = std::result::Result<T, ModelError>;
+
+/// Per-dimension standardisation (scikit-learn's `StandardScaler`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scaler {
+    pub mean: Vec<f32>,
+    pub inv_std: Vec<f32>,
+}
+
+impl Scaler {
+    pub fn fit(x: ndarray::ArrayView2<f32>) -> Self {
+        let n = x.nrows().max(1) as f64;
+        let mut mean = Vec::with_capacity(x.ncols());
+        let mut inv_std = Vec::with_capacity(x.ncols());
+        for col in x.columns() {
+            let m = col.iter().map(|&v| v as f64).sum::<f64>() / n;
+            let var = col.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
+            mean.push(m as f32);
+            inv_std.push(if var > 1e-12 {
+                (1.0 / var.sqrt()) as f32
+            } else {
+                1.0
+            });
+        }
+        Self { mean, inv_std }
+    }
+
+    pub fn apply(&self, x: &mut [f32]) {
+        for ((v, m), s) in x.iter_mut().zip(&self.mean).zip(&self.inv_std) {
+            *v = (*v - m) * s;
+        }
+    }
+}
+
+/// A linear projection after scaling (e.g. PCA): `y = W (x − mean)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Projection {
+    pub mean: Vec<f32>,
+    /// `out_dim × in_dim`, row-major.
+    pub weights: Vec<f32>,
+    pub out_dim: usize,
+}
+
+impl Projection {
+    pub fn apply(&self, x: &[f32], out: &mut Vec<f32>) {
+        out.clear();
+        let d = self.mean.len();
+        for r in self.weights.chunks_exact(d) {
+            out.push(
+                r.iter()
+                    .zip(x)
+                    .zip(&self.mean)
+                    .map(|((w, v), m)| w * (v - m))
+                    .sum(),
+            );
+        }
+    }
+}
+
+/// What the model was trained on and how; shown by `eval` and the model card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingMeta {
+    pub data: String,
+    pub split: String,
+    pub n_train: usize,
+    pub augment: String,
+    pub validation_accuracy: f64,
+    pub seed: u64,
+    pub digits_version: String,
+}
+
+/// Everything stored in a model file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub front_end: FrontEndConfig,
+    pub cmvn: Cmvn,
+    pub scaler: Scaler,
+    pub projection: Option<Projection>,
+    pub svm: SvmClassifier,
+    pub calibration: Platt,
+    pub meta: TrainingMeta,
+}
+
+impl ModelFile {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend(
+            bincode::serde::encode_to_vec(self, bincode::config::standard())
+                .expect("a model always encodes"),
+        );
+        out
+    }
+
+    /// Decodes a model; `name` is used in error messages.
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(ModelError::NotAModel(name.to_string()));
+        }
+        let found = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if found != FORMAT_VERSION {
+            return Err(ModelError::Version {
+                path: name.to_string(),
+                found,
+                expected: FORMAT_VERSION,
+            });
+        }
+        let corrupt = |reason: String| ModelError::Corrupt {
+            path: name.to_string(),
+            reason,
+        };
+        let (model, used): (ModelFile, usize) =
+            bincode::serde::decode_from_slice(&bytes[12..], bincode::config::standard())
+                .map_err(|e| corrupt(e.to_string()))?;
+        if used != bytes.len() - 12 {
+            return Err(corrupt(format!(
+                "{} trailing bytes",
+                bytes.len() - 12 - used
+            )));
+        }
+        model.check().map_err(|e| corrupt(e.to_string()))?;
+        Ok(model)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// The model built into the binary.
+    pub fn embedded() -> Result<Self> {
+        Self::from_bytes(EMBEDDED_MODEL, "the embedded model")
+    }
+
+    /// Loads `path`, or the embedded model when `None`.
+    pub fn load_or_embedded(path: Option<&Path>) -> Result<Self> {
+        path.map_or_else(Self::embedded, Self::load)
+    }
+
+    /// Writes atomically (temporary file, then rename), so an interrupted
+    /// write never leaves a half model behind.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let err = |source| ModelError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        let tmp = path.with_extension("model.partial");
+        std::fs::write(&tmp, self.to_bytes()).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)
+    }
+
+    /// Shapes agree with each other (a decoded file could be crafted).
+    pub fn check(&self) -> Result<()> {
+        let bad = |s: String| Err(ModelError::Inconsistent(s));
+        self.front_end.check()?;
+        let fd = self.front_end.feature_dim();
+        let frame_dim = self.front_end.mfcc.frame_dim();
+        if self.cmvn.mean.len() != frame_dim || self.cmvn.inv_std.len() != frame_dim {
+            return bad(format!(
+                "CMVN has {} values, frames have {frame_dim}",
+                self.cmvn.mean.len()
+            ));
+        }
+        if self.scaler.mean.len() != fd || self.scaler.inv_std.len() != fd {
+            return bad(format!(
+                "scaler has {} values, features have {fd}",
+                self.scaler.mean.len()
+            ));
+        }
+        let svm_in = match &self.projection {
+            Some(p) => {
+                if p.mean.len() != fd || p.weights.len() != p.out_dim * fd {
+                    return bad("projection shape does not match the features".into());
+                }
+                p.out_dim
+            }
+            None => fd,
+        };
+        let s = &self.svm;
+        let n_sv = s.sq_norms.len();
+        if s.dim != svm_in || s.support.len() != n_sv * s.dim {
+            return bad(format!("SVM expects {} values, gets {svm_in}", s.dim));
+        }
+        if s.class_start.len() != N_CLASSES + 1
+            || s.class_start[0] != 0
+            || s.class_start[N_CLASSES] != n_sv
+            || s.class_start.windows(2).any(|w| w[0] > w[1])
+        {
+            return bad("support-vector class ranges are malformed".into());
+        }
+        for p in &s.pairs {
+            let (a, b) = (p.pos as usize, p.neg as usize);
+            if a >= N_CLASSES || b >= N_CLASSES || a == b {
+                return bad(format!("pair ({a}, {b}) is not a pair of digits"));
+            }
+            let len = (s.class_start[a + 1] - s.class_start[a])
+                + (s.class_start[b + 1] - s.class_start[b]);
+            if p.coef.len() != len {
+                return bad(format!(
+                    "pair ({a}, {b}) has {} coefficients, expected {len}",
+                    p.coef.len()
+                ));
+            }
+        }
+        if s.pairs.len() != N_CLASSES * (N_CLASSES - 1) / 2 {
+            return bad(format!("{} pair machines, expected 45", s.pairs.len()));
+        }
+        Ok(())
+    }
+
+    /// Size of the serialised file in bytes.
+    pub fn file_size(&self) -> usize {
+        self.to_bytes().len()
+    }
+}
+
+/// One classification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub digit: u8,
+    /// Probability of `digit` (pairwise-coupled, calibrated on validation data).
+    pub confidence: f32,
+    /// Every digit ranked best first, with its probability.
+    pub ranking: Vec<(u8, f32)>,
+}
+
+impl Prediction {
+    pub fn top(&self, k: usize) -> &[(u8, f32)] {
+        &self.ranking[..k.min(self.ranking.len())]
+    }
+}
+
+/// Samples in, [`Prediction`] out: the front end and the classifier with
+/// their buffers, built once and reused.
+#[derive(Debug)]
+pub struct Recognizer {
+    model: ModelFile,
+    front_end: FrontEnd,
+    features: Vec<f32>,
+    projected: Vec<f32>,
+    kernel_row: Vec<f32>,
+}
+
+impl Recognizer {
+    pub fn new(model: ModelFile) -> Result<Self> {
+        let front_end = FrontEnd::new(&model.front_end, model.cmvn.clone())?;
+        Ok(Self {
+            model,
+            front_end,
+            features: Vec::new(),
+            projected: Vec::new(),
+            kernel_row: Vec::new(),
+        })
+    }
+
+    pub fn model(&self) -> &ModelFile {
+        &self.model
+    }
+
+    /// Classifies mono samples at any rate.
+    pub fn recognize(&mut self, samples: &[f32], rate: u32) -> Result<Prediction> {
+        self.front_end.features(samples, rate, &mut self.features)?;
+        Ok(self.classify_features())
+    }
+
+    /// The pooled feature vector (for timing the front end alone).
+    pub fn features(&mut self, samples: &[f32], rate: u32) -> Result<&[f32]> {
+        self.front_end.features(samples, rate, &mut self.features)?;
+        Ok(&self.features)
+    }
+
+    /// Classifies the vector last computed by [`Self::features`].
+    pub fn classify_features(&mut self) -> Prediction {
+        classify(
+            &self.model,
+            &mut self.features,
+            &mut self.projected,
+            &mut self.kernel_row,
+        )
+    }
+}
+
+/// Scaler → projection → SVM → calibrated probabilities, on a pooled vector
+/// (scaled in place).
+pub fn classify(
+    model: &ModelFile,
+    features: &mut [f32],
+    projected: &mut Vec<f32>,
+    row: &mut Vec<f32>,
+) -> Prediction {
+    model.scaler.apply(features);
+    let x: &[f32] = match &model.projection {
+        Some(p) => {
+            p.apply(features, projected);
+            projected
+        }
+        None => features,
+    };
+    let d = model.svm.decide(x, row);
+    let probs = model
+        .calibration
+        .class_probabilities(&model.svm.pairs, &d.values);
+    let mut ranking: Vec<(u8, f32)> = (0..N_CLASSES as u8)
+        .map(|c| (c, probs[c as usize]))
+        .collect();
+    // Votes decide (the classic one-vs-one rule); probability breaks ties.
+    ranking.sort_by(|a, b| {
+        d.votes[b.0 as usize]
+            .cmp(&d.votes[a.0 as usize])
+            .then(b.1.total_cmp(&a.1))
+    });
+    Prediction {
+        digit: ranking[0].0,
+        confidence: ranking[0].1,
+        ranking,
+    }
+}

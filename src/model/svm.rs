@@ -1,0 +1,370 @@
+//! The multi-class RBF SVM: one-vs-one training over linfa-svm's binary
+//! machines, and the compact form every prediction runs through.
+//!
+//! linfa's `MultiClassModel` cannot be serialised, and its binary models each
+//! keep their own copy of shared support vectors, so a 45-pair model stores
+//! and evaluates the same rows up to nine times. [`SvmClassifier`] keeps every
+//! distinct support vector once, computes the kernel row once per input, and
+//! lets all pairwise decisions share it (as libsvm does).
+
+use linfa::prelude::*;
+use linfa_svm::Svm;
+use ndarray::{Array1, Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+/// Number of classes: the digits 0–9.
+pub const N_CLASSES: usize = 10;
+
+/// Hyperparameters of one SVM fit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SvmParams {
+    /// Soft-margin penalty.
+    pub c: f64,
+    /// RBF width: k(x, y) = exp(-gamma ‖x − y‖²).
+    pub gamma: f64,
+}
+
+/// A checked [`SvmParams`].
+impl SvmParams {
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.c.is_finite() && self.c > 0.0) {
+            return Err(format!("C must be a positive number, got {}", self.c));
+        }
+        if !(self.gamma.is_finite() && self.gamma > 0.0) {
+            return Err(format!(
+                "gamma must be a positive number, got {}",
+                self.gamma
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One pairwise machine in the compact form: decision
+/// `Σ coef[i] k(sv[i], x) − rho` over the support vectors of its two classes
+/// (positive favours `pos`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairMachine {
+    pub pos: u8,
+    pub neg: u8,
+    /// Coefficients for the support vectors of class `pos` then class `neg`
+    /// (zero where a vector is not a support vector of this pair).
+    pub coef: Vec<f32>,
+    pub rho: f32,
+}
+
+/// The compact one-vs-one RBF SVM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SvmClassifier {
+    pub params: SvmParams,
+    pub dim: usize,
+    /// Distinct support vectors, grouped by class, row-major `n_sv × dim`.
+    pub support: Vec<f32>,
+    /// `class_start[c]..class_start[c+1]` are class `c`'s support vectors.
+    pub class_start: Vec<usize>,
+    pub pairs: Vec<PairMachine>,
+    /// ‖sv‖² per support vector, so a kernel row costs one dot product each.
+    pub sq_norms: Vec<f32>,
+}
+
+/// Decision values of every pair, and the votes they cast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decisions {
+    pub values: Vec<f32>,
+    pub votes: [u32; N_CLASSES],
+}
+
+impl SvmClassifier {
+    pub fn n_support(&self) -> usize {
+        self.sq_norms.len()
+    }
+
+    /// Kernel row for `x` into `row` (resized), then every pair's decision.
+    pub fn decide(&self, x: &[f32], row: &mut Vec<f32>) -> Decisions {
+        debug_assert_eq!(x.len(), self.dim);
+        let n_sv = self.n_support();
+        row.clear();
+        row.resize(n_sv, 0.0);
+        let x_sq: f32 = x.iter().map(|v| v * v).sum();
+        let gamma = self.params.gamma as f32;
+        for (i, (sv, k)) in self
+            .support
+            .chunks_exact(self.dim)
+            .zip(row.iter_mut())
+            .enumerate()
+        {
+            let d2 = (self.sq_norms[i] + x_sq - 2.0 * dot(sv, x)).max(0.0);
+            *k = (-gamma * d2).exp();
+        }
+        let mut values = Vec::with_capacity(self.pairs.len());
+        let mut votes = [0u32; N_CLASSES];
+        for p in &self.pairs {
+            let (a, b) = (p.pos as usize, p.neg as usize);
+            let ka = &row[self.class_start[a]..self.class_start[a + 1]];
+            let kb = &row[self.class_start[b]..self.class_start[b + 1]];
+            let (ca, cb) = p.coef.split_at(ka.len());
+            let v = dot(ca, ka) + dot(cb, kb) - p.rho;
+            votes[if v >= 0.0 { a } else { b }] += 1;
+            values.push(v);
+        }
+        Decisions { values, votes }
+    }
+}
+
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Eight independent accumulators let the compiler vectorise without fast-math.
+    let mut acc = [0.0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Trains one-vs-one machines with linfa-svm on scaled features `x` with
+/// labels `y` (0..10), then converts them into the compact form.
+/// Also returns linfa's own machines, for tests that compare the two.
+pub fn train_ovo(
+    x: ArrayView2<f32>,
+    y: &[u8],
+    params: SvmParams,
+) -> Result<(SvmClassifier, Vec<LinfaPair>), String> {
+    params.check()?;
+    let dim = x.ncols();
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); N_CLASSES];
+    for (i, &c) in y.iter().enumerate() {
+        by_class[c as usize].push(i);
+    }
+    if let Some(c) = by_class.iter().position(|v| v.is_empty()) {
+        return Err(format!("no training clips of digit {c}"));
+    }
+    let pair_list: Vec<(usize, usize)> = (0..N_CLASSES)
+        .flat_map(|a| (a + 1..N_CLASSES).map(move |b| (a, b)))
+        .collect();
+    // Pairs are independent: fit them on all cores.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(pair_list.len());
+    let fitted: Vec<(usize, LinfaPair)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (by_class, pair_list, x) = (&by_class, &pair_list, &x);
+                s.spawn(move || {
+                    pair_list
+                        .iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|(k, &(a, b))| {
+                            (k, fit_pair(*x, &by_class[a], &by_class[b], a, b, params))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("SVM fit thread panicked"))
+            .collect()
+    });
+    let mut machines: Vec<Option<LinfaPair>> = (0..pair_list.len()).map(|_| None).collect();
+    for (k, m) in fitted {
+        machines[k] = Some(m);
+    }
+    let machines: Vec<LinfaPair> = machines
+        .into_iter()
+        .map(|m| m.expect("every pair fitted"))
+        .collect();
+    Ok((compact(x, y, &by_class, &machines, params, dim), machines))
+}
+
+/// One binary machine as linfa trained it, with the training rows it used.
+pub struct LinfaPair {
+    pub pos: usize,
+    pub neg: usize,
+    /// Row indices into the training matrix, positive class first.
+    pub rows: Vec<usize>,
+    pub svm: Svm<f64, bool>,
+}
+
+fn fit_pair(
+    x: ArrayView2<f32>,
+    pos: &[usize],
+    neg: &[usize],
+    a: usize,
+    b: usize,
+    params: SvmParams,
+) -> LinfaPair {
+    let rows: Vec<usize> = pos.iter().chain(neg).copied().collect();
+    let records: Array2<f64> = x.select(ndarray::Axis(0), &rows).mapv(|v| v as f64);
+    let targets: Array1<bool> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, _)| i < pos.len())
+        .collect();
+    let dataset = DatasetBase::new(records, targets);
+    let svm = Svm::<f64, bool>::params()
+        .gaussian_kernel(1.0 / params.gamma)
+        .pos_neg_weights(params.c, params.c)
+        // libsvm's tolerance; linfa's default 1e-7 costs many times the
+        // iterations for no change in predictions.
+        .eps(1e-3)
+        .fit(&dataset)
+        .expect("parameters were checked");
+    LinfaPair {
+        pos: a,
+        neg: b,
+        rows,
+        svm,
+    }
+}
+
+/// Merges the pair machines' support vectors into one shared, class-grouped set.
+fn compact(
+    x: ArrayView2<f32>,
+    y: &[u8],
+    by_class: &[Vec<usize>],
+    machines: &[LinfaPair],
+    params: SvmParams,
+    dim: usize,
+) -> SvmClassifier {
+    let threshold = 100.0 * f64::EPSILON;
+    let mut is_sv = vec![false; y.len()];
+    for m in machines {
+        for (&r, &a) in m.rows.iter().zip(&m.svm.alpha) {
+            if a.abs() > threshold {
+                is_sv[r] = true;
+            }
+        }
+    }
+    // Position of each training row in the compact support set.
+    let mut slot = vec![usize::MAX; y.len()];
+    let mut support = Vec::new();
+    let mut class_start = vec![0usize];
+    let mut n = 0;
+    for rows in by_class {
+        for &r in rows {
+            if is_sv[r] {
+                slot[r] = n;
+                n += 1;
+                support.extend(x.row(r).iter().copied());
+            }
+        }
+        class_start.push(n);
+    }
+    let pairs = machines
+        .iter()
+        .map(|m| {
+            let (sa, sb) = (class_start[m.pos], class_start[m.neg]);
+            let len_a = class_start[m.pos + 1] - sa;
+            let len_b = class_start[m.neg + 1] - sb;
+            let mut coef = vec![0.0f32; len_a + len_b];
+            for (&r, &a) in m.rows.iter().zip(&m.svm.alpha) {
+                if a.abs() > threshold {
+                    let s = slot[r];
+                    let ix = if s >= sa && s < sa + len_a {
+                        s - sa
+                    } else {
+                        len_a + (s - sb)
+                    };
+                    coef[ix] = a as f32;
+                }
+            }
+            PairMachine {
+                pos: m.pos as u8,
+                neg: m.neg as u8,
+                coef,
+                rho: m.svm.rho as f32,
+            }
+        })
+        .collect();
+    let sq_norms = support
+        .chunks_exact(dim)
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect();
+    SvmClassifier {
+        params,
+        dim,
+        support,
+        class_start,
+        pairs,
+        sq_norms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    const SEED: u64 = 7;
+
+    #[test]
+    fn compact_form_predicts_exactly_what_linfa_predicts() {
+        // Ten overlapping Gaussian clusters, so many vectors are shared by pairs.
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let (n, dim) = (400, 12);
+        let centres: Vec<Vec<f32>> = (0..10)
+            .map(|_| (0..dim).map(|_| rng.gen_range(-1.0..1.0)).collect())
+            .collect();
+        let y: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        let x = Array2::from_shape_fn((n, dim), |(i, j)| {
+            centres[y[i] as usize][j] + rng.gen_range(-1.5..1.5)
+        });
+        let params = SvmParams {
+            c: 10.0,
+            gamma: 1.0 / dim as f64,
+        };
+        let (model, linfa) = train_ovo(x.view(), &y, params).unwrap();
+        let total_rows: usize = linfa.iter().map(|m| m.svm.nsupport()).sum();
+        assert!(
+            model.n_support() < total_rows,
+            "shared vectors are stored once"
+        );
+        let mut row = Vec::new();
+        let mut disagreements = 0;
+        for i in 0..60 {
+            let probe: Vec<f32> = (0..dim)
+                .map(|j| centres[i % 10][j] + rng.gen_range(-2.0..2.0))
+                .collect();
+            let d = model.decide(&probe, &mut row);
+            let p64 = ndarray::Array1::from_iter(probe.iter().map(|&v| v as f64));
+            for (k, m) in linfa.iter().enumerate() {
+                let theirs = m.svm.weighted_sum(&p64) - m.svm.rho;
+                assert!(
+                    (theirs as f32 - d.values[k]).abs() < 1e-3,
+                    "pair {k}: {theirs} vs {}",
+                    d.values[k]
+                );
+                if (theirs >= 0.0) != (d.values[k] >= 0.0) {
+                    disagreements += 1;
+                }
+            }
+        }
+        assert_eq!(disagreements, 0);
+    }
+
+    #[test]
+    fn bad_hyperparameters_are_named() {
+        assert_eq!(
+            SvmParams { c: 0.0, gamma: 1.0 }.check().unwrap_err(),
+            "C must be a positive number, got 0"
+        );
+        assert!(SvmParams {
+            c: 1.0,
+            gamma: f64::NAN
+        }
+        .check()
+        .is_err());
+    }
+}

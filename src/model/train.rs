@@ -1,0 +1,401 @@
+//! Training: clips in, [`ModelFile`] out.
+//!
+//! Frames for every clip and every augmented copy (through the shared front
+//! end, in parallel), CMVN over all training frames, pooling,
+//! standardisation, an optional PCA projection, then C and gamma chosen on a
+//! seeded stratified validation split carved from the training clips (never
+//! the test set; augmented copies stay on their original's side), a final
+//! fit on everything, and Platt calibration on the validation decisions.
+
+use std::time::Instant;
+
+use ndarray::{Array2, Axis};
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::calibration::Platt;
+use super::pca::fit_pca;
+use super::svm::{train_ovo, SvmClassifier, SvmParams};
+use super::{classify, ModelError, ModelFile, Projection, Result, Scaler, TrainingMeta};
+use crate::audio::{Resampler8k, MODEL_RATE};
+use crate::augment::{perturb, AugmentConfig};
+use crate::data::{stratified_indices, Clip, Dataset};
+use crate::features::{Cmvn, FeatureError, FrameExtractor, FrontEnd, FrontEndConfig};
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOptions {
+    pub front_end: FrontEndConfig,
+    /// Fixed C (skips the search over C).
+    pub c: Option<f64>,
+    /// Fixed gamma (skips the search over gamma).
+    pub gamma: Option<f64>,
+    /// Candidate C values for the validation search.
+    pub c_grid: Vec<f64>,
+    /// Candidate gammas, as multiples of scikit-learn's `gamma="scale"`,
+    /// 1 / (dimensions × variance of the SVM's input).
+    pub gamma_grid: Vec<f64>,
+    /// Project the standardised features onto this many principal axes.
+    pub pca: Option<usize>,
+    pub augment: AugmentConfig,
+    /// Share of the training clips held out to choose C and gamma.
+    pub validation_fraction: f64,
+    pub seed: u64,
+    /// Describes the data in the model's metadata.
+    pub data_label: String,
+    pub split_label: String,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            front_end: FrontEndConfig::default(),
+            c: None,
+            gamma: None,
+            c_grid: vec![3.0, 10.0, 30.0],
+            gamma_grid: vec![0.25, 0.5, 1.0],
+            pca: None,
+            augment: AugmentConfig::default(),
+            validation_fraction: 0.2,
+            seed: 20_261_123,
+            data_label: String::new(),
+            split_label: String::new(),
+        }
+    }
+}
+
+/// One candidate of the hyperparameter search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridPoint {
+    pub params: SvmParams,
+    pub validation_accuracy: f64,
+    pub n_support: usize,
+}
+
+/// What training did.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    pub model: ModelFile,
+    pub grid: Vec<GridPoint>,
+    pub chosen: SvmParams,
+    /// Rows the final SVM was fitted on (clips plus augmented copies).
+    pub n_fitted: usize,
+    pub seconds: f64,
+    pub feature_seconds: f64,
+}
+
+/// Training progress, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrainEvent {
+    /// Extracting features: done of total clips (copies included).
+    Features { done: usize, total: usize },
+    /// Fitting: candidate k of n of the search (k == n - 1: the final fit).
+    Fit { k: usize, n: usize },
+}
+
+/// One row to extract: a clip, or a seeded perturbed copy of it.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    clip: usize,
+    copy: Option<usize>,
+}
+
+/// Frames of every clip through one front end, on all cores.
+pub fn extract_frames(
+    config: &FrontEndConfig,
+    clips: &[Clip],
+    progress: &(dyn Fn(TrainEvent) + Sync),
+) -> std::result::Result<Vec<Vec<f32>>, FeatureError> {
+    let jobs: Vec<Job> = (0..clips.len())
+        .map(|clip| Job { clip, copy: None })
+        .collect();
+    run_jobs(config, clips, &jobs, &AugmentConfig::default(), 0, progress)
+}
+
+fn run_jobs(
+    config: &FrontEndConfig,
+    clips: &[Clip],
+    jobs: &[Job],
+    augment: &AugmentConfig,
+    seed: u64,
+    progress: &(dyn Fn(TrainEvent) + Sync),
+) -> std::result::Result<Vec<Vec<f32>>, FeatureError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                let done = &done;
+                s.spawn(
+                    move || -> std::result::Result<Vec<Vec<f32>>, FeatureError> {
+                        let mut fx = FrameExtractor::new(config)?;
+                        let mut resampler = Resampler8k::new();
+                        let mut at_8k = Vec::new();
+                        let mut out = Vec::with_capacity(part.len());
+                        for job in part {
+                            let c = &clips[job.clip];
+                            let mut frames = Vec::new();
+                            match job.copy {
+                                None => {
+                                    fx.frames(&c.samples, c.sample_rate, &mut frames)?;
+                                }
+                                Some(k) => {
+                                    // Seeded per (clip, copy): the same copies whatever the thread layout.
+                                    let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                                        seed ^ (job.clip as u64)
+                                            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                                            ^ (k as u64 + 1),
+                                    );
+                                    resampler.to_model_rate(
+                                        &c.samples,
+                                        c.sample_rate,
+                                        &mut at_8k,
+                                    )?;
+                                    let babble = babble_sources(clips, job.clip, &mut rng);
+                                    let p = perturb(augment, &at_8k, &babble, &mut rng);
+                                    FrameExtractor::with_warp(config, p.warp)?.frames(
+                                        &p.samples,
+                                        MODEL_RATE,
+                                        &mut frames,
+                                    )?;
+                                }
+                            }
+                            out.push(frames);
+                            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            progress(TrainEvent::Features {
+                                done: d,
+                                total: jobs.len(),
+                            });
+                        }
+                        Ok(out)
+                    },
+                )
+            })
+            .collect();
+        let mut all = Vec::with_capacity(jobs.len());
+        for h in handles {
+            all.extend(h.join().expect("feature thread panicked")?);
+        }
+        Ok(all)
+    })
+}
+
+/// A few clips by other speakers than clip `i`'s, for babble noise.
+/// (Clips at other rates than 8 kHz are skipped rather than resampled.)
+fn babble_sources<'a>(clips: &'a [Clip], i: usize, rng: &mut impl rand::Rng) -> Vec<&'a [f32]> {
+    let speaker = &clips[i].speaker;
+    (0..12)
+        .filter_map(|_| {
+            let c = &clips[rng.gen_range(0..clips.len())];
+            (c.sample_rate == MODEL_RATE && (speaker.is_none() || &c.speaker != speaker))
+                .then_some(c.samples.as_slice())
+        })
+        .take(4)
+        .collect()
+}
+
+/// Pools per-clip frames into a feature matrix (one row per clip).
+pub fn pool_all(config: &FrontEndConfig, cmvn: &Cmvn, frames: &[Vec<f32>]) -> Result<Array2<f32>> {
+    let mut fe = FrontEnd::new(config, cmvn.clone())?;
+    let mut x = Array2::zeros((frames.len(), config.feature_dim()));
+    let mut v = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        fe.features_from_frames(f, &mut v);
+        x.row_mut(i).assign(&ndarray::ArrayView1::from(&v[..]));
+    }
+    Ok(x)
+}
+
+/// Trains a model on `data`.
+pub fn train(
+    data: &Dataset,
+    opts: &TrainOptions,
+    progress: &(dyn Fn(TrainEvent) + Sync),
+) -> Result<TrainReport> {
+    let start = Instant::now();
+    opts.front_end.check()?;
+    if data.is_empty() {
+        return Err(ModelError::Inconsistent("no training clips".into()));
+    }
+    let labels: Vec<u8> = data.clips.iter().map(|c| c.digit).collect();
+    let mut jobs: Vec<Job> = (0..data.len())
+        .map(|clip| Job { clip, copy: None })
+        .collect();
+    for k in 0..opts.augment.copies {
+        jobs.extend((0..data.len()).map(|clip| Job {
+            clip,
+            copy: Some(k),
+        }));
+    }
+    let frames = run_jobs(
+        &opts.front_end,
+        &data.clips,
+        &jobs,
+        &opts.augment,
+        opts.seed,
+        progress,
+    )?;
+    let feature_seconds = start.elapsed().as_secs_f64();
+    let cmvn = Cmvn::fit(
+        opts.front_end.mfcc.frame_dim(),
+        frames.iter().map(|f| f.as_slice()),
+    );
+    let mut x = pool_all(&opts.front_end, &cmvn, &frames)?;
+    drop(frames);
+    let scaler = Scaler::fit(x.view());
+    for mut row in x.rows_mut() {
+        scaler.apply(
+            row.as_slice_mut()
+                .expect("rows of a standard-layout array are contiguous"),
+        );
+    }
+    let projection: Option<Projection> = opts.pca.map(|k| fit_pca(x.view(), k));
+    if let Some(p) = &projection {
+        x = project_rows(p, &x);
+    }
+    let y: Vec<u8> = jobs.iter().map(|j| labels[j.clip]).collect();
+    let scale = 1.0 / (x.ncols() as f64 * variance(&x)).max(1e-12);
+
+    let cs = opts.c.map_or_else(|| opts.c_grid.clone(), |c| vec![c]);
+    let gammas: Vec<f64> = opts.gamma.map_or_else(
+        || opts.gamma_grid.iter().map(|g| g * scale).collect(),
+        |g| vec![g],
+    );
+    let candidates: Vec<SvmParams> = cs
+        .iter()
+        .flat_map(|&c| gammas.iter().map(move |&gamma| SvmParams { c, gamma }))
+        .collect();
+    for p in &candidates {
+        p.check().map_err(ModelError::Inconsistent)?;
+    }
+
+    // The held-out clips (originals only) choose C and gamma and calibrate;
+    // copies of held-out clips are left out of the fit so nothing leaks.
+    let (_, val_clips) = stratified_indices(&labels, opts.validation_fraction, opts.seed);
+    let mut held_out = vec![false; data.len()];
+    for &i in &val_clips {
+        held_out[i] = true;
+    }
+    let fit_rows: Vec<usize> = (0..jobs.len())
+        .filter(|&r| !held_out[jobs[r].clip])
+        .collect();
+    let val_rows: Vec<usize> = val_clips.clone();
+    let x_fit = x.select(Axis(0), &fit_rows);
+    let y_fit: Vec<u8> = fit_rows.iter().map(|&r| y[r]).collect();
+    let n_fits = candidates.len() + 1;
+    let mut grid = Vec::new();
+    let mut best: Option<(usize, SvmClassifier)> = None;
+    for (k, &params) in candidates.iter().enumerate() {
+        progress(TrainEvent::Fit { k, n: n_fits });
+        let (svm, _) = train_ovo(x_fit.view(), &y_fit, params).map_err(ModelError::Inconsistent)?;
+        let correct = val_rows
+            .iter()
+            .filter(|&&r| predict_scaled(&svm, x.row(r).as_slice().expect("contiguous")) == y[r])
+            .count();
+        let acc = correct as f64 / val_rows.len().max(1) as f64;
+        grid.push(GridPoint {
+            params,
+            validation_accuracy: acc,
+            n_support: svm.n_support(),
+        });
+        let better = best.as_ref().is_none_or(|(b, _)| {
+            let g = &grid[*b];
+            acc > g.validation_accuracy + 1e-9
+                || ((acc - g.validation_accuracy).abs() < 1e-9 && svm.n_support() < g.n_support)
+        });
+        if better {
+            best = Some((k, svm));
+        }
+    }
+    let (best_k, val_svm) = best.expect("at least one candidate");
+    let chosen = candidates[best_k];
+
+    // Platt scaling on the held-out decisions of the chosen candidate.
+    let (mut decisions, mut positive, mut row) = (Vec::new(), Vec::new(), Vec::new());
+    for &r in &val_rows {
+        let d = val_svm.decide(x.row(r).as_slice().expect("contiguous"), &mut row);
+        for (p, &v) in val_svm.pairs.iter().zip(&d.values) {
+            if y[r] == p.pos || y[r] == p.neg {
+                decisions.push(v);
+                positive.push(y[r] == p.pos);
+            }
+        }
+    }
+    let calibration = Platt::fit(&decisions, &positive);
+
+    progress(TrainEvent::Fit {
+        k: n_fits - 1,
+        n: n_fits,
+    });
+    let (svm, _) = train_ovo(x.view(), &y, chosen).map_err(ModelError::Inconsistent)?;
+    let model = ModelFile {
+        front_end: opts.front_end.clone(),
+        cmvn,
+        scaler,
+        projection,
+        svm,
+        calibration,
+        meta: TrainingMeta {
+            data: opts.data_label.clone(),
+            split: opts.split_label.clone(),
+            n_train: data.len(),
+            augment: opts.augment.describe(),
+            validation_accuracy: grid[best_k].validation_accuracy,
+            seed: opts.seed,
+            digits_version: env!("CARGO_PKG_VERSION").into(),
+        },
+    };
+    model.check()?;
+    Ok(TrainReport {
+        model,
+        grid,
+        chosen,
+        n_fitted: jobs.len(),
+        seconds: start.elapsed().as_secs_f64(),
+        feature_seconds,
+    })
+}
+
+fn project_rows(p: &Projection, x: &Array2<f32>) -> Array2<f32> {
+    let mut out = Array2::zeros((x.nrows(), p.out_dim));
+    let mut v = Vec::new();
+    for (i, r) in x.rows().into_iter().enumerate() {
+        p.apply(r.as_slice().expect("contiguous"), &mut v);
+        out.row_mut(i).assign(&ndarray::ArrayView1::from(&v[..]));
+    }
+    out
+}
+
+/// Variance of all entries (scikit-learn's `X.var()`).
+fn variance(x: &Array2<f32>) -> f64 {
+    let n = x.len().max(1) as f64;
+    let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
+    x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n
+}
+
+/// The voted class of an already scaled (and projected) vector.
+fn predict_scaled(svm: &SvmClassifier, x: &[f32]) -> u8 {
+    let d = svm.decide(x, &mut Vec::new());
+    (0..10u8)
+        .max_by_key(|&c| (d.votes[c as usize], std::cmp::Reverse(c)))
+        .expect("ten classes")
+}
+
+/// Classifies a whole dataset with a trained model (features computed with
+/// the model's own front end). Returns one prediction per clip.
+pub fn predict_dataset(model: &ModelFile, data: &Dataset) -> Result<Vec<super::Prediction>> {
+    let frames = extract_frames(&model.front_end, &data.clips, &|_| {})?;
+    let x = pool_all(&model.front_end, &model.cmvn, &frames)?;
+    let (mut projected, mut row) = (Vec::new(), Vec::new());
+    Ok(x.rows()
+        .into_iter()
+        .map(|r| {
+            let mut v = r.to_vec();
+            classify(model, &mut v, &mut projected, &mut row)
+        })
+        .collect())
+}
