@@ -28,7 +28,7 @@ pub const MAX_CHANNELS: u16 = 64;
 /// Errors from reading or converting audio.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: String,
         #[source]
@@ -48,6 +48,12 @@ pub enum AudioError {
     BadRate(u32),
     #[error("implausible channel count {0} (accepted: 1..={MAX_CHANNELS})")]
     BadChannels(u16),
+    #[error("{path}")]
+    InFile {
+        path: String,
+        #[source]
+        source: Box<AudioError>,
+    },
     #[error("resampling from {from} Hz failed: {reason}")]
     Resample { from: u32, reason: String },
 }
@@ -74,7 +80,7 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
         path: path.display().to_string(),
         source,
     })?;
-    decode_wav(&bytes)
+    decode_wav(&bytes).map_err(|e| AudioError::InFile { path: path.display().to_string(), source: Box::new(e) })
 }
 
 /// Decodes WAV bytes into mono `f32` samples at the file's own rate.

@@ -1,10 +1,89 @@
-//! `digits predict`.
+//! `digits predict`: classify WAV files, one line per file.
 
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use digits::audio::{decode_wav, read_wav, Audio};
+use digits::model::{ModelFile, Prediction, Recognizer};
+use serde_json::json;
+
+use super::{BadInput, EXIT_BAD_INPUT};
 
 #[derive(Debug, clap::Args)]
-pub struct PredictArgs {}
+pub struct PredictArgs {
+    /// WAV files to classify; `-` reads one WAV from standard input
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Model file [default: the embedded model]
+    #[arg(long, short)]
+    pub model: Option<PathBuf>,
+    /// Print one JSON object per file
+    #[arg(long)]
+    pub json: bool,
+    /// Also show the K most likely digits with their probabilities
+    #[arg(long, default_value_t = 1, value_name = "K", value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub top: u8,
+}
 
-pub fn run(_args: PredictArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`digits predict` is not built yet")
+pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
+    if args.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        return Err(BadInput("`-` (standard input) can be given only once".into()).into());
+    }
+    let model = ModelFile::load_or_embedded(args.model.as_deref())?;
+    let mut recognizer = Recognizer::new(model)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failed = 0usize;
+    for file in &args.files {
+        let name = file.display().to_string();
+        let started = Instant::now();
+        let result = load(file).and_then(|a| {
+            recognizer.recognize(&a.samples, a.sample_rate).with_context(|| format!("{name}: cannot classify"))
+        });
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        match result {
+            Ok(p) => writeln!(out, "{}", line(&name, &p, args.top as usize, ms, args.json))?,
+            Err(e) => {
+                failed += 1;
+                if args.json {
+                    writeln!(out, "{}", json!({ "file": name, "error": format!("{e:#}") }))?;
+                }
+                eprintln!("digits: {e:#}");
+            }
+        }
+    }
+    out.flush()?;
+    if failed > 0 {
+        eprintln!("digits: {failed} of {} files could not be classified", args.files.len());
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(file: &std::path::Path) -> anyhow::Result<Audio> {
+    if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).context("reading standard input")?;
+        return decode_wav(&bytes).context("standard input");
+    }
+    if file.is_dir() {
+        return Err(BadInput(format!("{}: is a folder; pass WAV files (e.g. {}/*.wav)", file.display(), file.display())).into());
+    }
+    Ok(read_wav(file)?)
+}
+
+fn line(name: &str, p: &Prediction, top: usize, ms: f64, as_json: bool) -> String {
+    if as_json {
+        let top: Vec<_> = p.top(top.max(1)).iter().map(|&(d, s)| json!([d, s])).collect();
+        return json!({ "file": name, "digit": p.digit, "confidence": p.confidence, "top": top, "ms": ms }).to_string();
+    }
+    let mut s = format!("{name}: {} ({:.2})", p.digit, p.confidence);
+    if top > 1 {
+        let ranked: Vec<String> = p.top(top).iter().map(|(d, s)| format!("{d} {s:.2}")).collect();
+        s += &format!("  top: {}", ranked.join(", "));
+    }
+    s
 }

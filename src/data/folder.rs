@@ -59,10 +59,7 @@ pub fn read_folder(dir: &Path) -> Result<Dataset> {
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let mut clips = Vec::with_capacity(named.len());
     for (path, name) in named {
-        let a = audio::read_wav(&path).map_err(|source| DataError::Audio {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let a = audio::read_wav(&path)?;
         clips.push(Clip {
             samples: a.samples,
             sample_rate: a.sample_rate,

@@ -27,7 +27,7 @@ pub const OFFICIAL_TEST_TAKES: std::ops::RangeInclusive<u32> = 0..=4;
 pub enum DataError {
     #[error("{path}: no such file or folder; pass a folder of FSDD WAVs or .parquet files to --data, or run `digits fetch`")]
     Missing { path: PathBuf },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -35,12 +35,8 @@ pub enum DataError {
     },
     #[error("{path}: no FSDD clips (`{{digit}}_{{speaker}}_{{take}}.wav`) found in this folder")]
     NoClips { path: PathBuf },
-    #[error("{path}: {source}")]
-    Audio {
-        path: String,
-        #[source]
-        source: crate::audio::AudioError,
-    },
+    #[error(transparent)]
+    Wav(#[from] crate::audio::AudioError),
     #[error("{path}: not a dataset parquet file: {reason}")]
     Parquet { path: PathBuf, reason: String },
     #[error("the speaker split needs speaker names, but {origin} has none; use a folder of FSDD WAVs or parquet whose `path` column carries `{{digit}}_{{speaker}}_{{take}}.wav`")]

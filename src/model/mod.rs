@@ -33,13 +33,13 @@ pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/digits.model");
 /// Errors from reading, writing or using a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("cannot read model {path}: {source}")]
+    #[error("cannot read model {path}")]
     Read {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write model {path}: {source}")]
+    #[error("cannot write model {path}")]
     Write {
         path: String,
         #[source]
