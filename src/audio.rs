@@ -80,7 +80,10 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
         path: path.display().to_string(),
         source,
     })?;
-    decode_wav(&bytes).map_err(|e| AudioError::InFile { path: path.display().to_string(), source: Box::new(e) })
+    decode_wav(&bytes).map_err(|e| AudioError::InFile {
+        path: path.display().to_string(),
+        source: Box::new(e),
+    })
 }
 
 /// Decodes WAV bytes into mono `f32` samples at the file's own rate.

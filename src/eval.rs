@@ -9,6 +9,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::audio::{AudioError, Resampler8k, MODEL_RATE};
+use crate::augment::{make_noise, mix_at_snr, NoiseKind};
 use crate::data::{Clip, DataError, Dataset};
 use crate::model::{ModelError, ModelFile, Recognizer, N_CLASSES};
 
@@ -19,8 +24,12 @@ pub enum EvalError {
     Data(#[from] DataError),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Audio(#[from] AudioError),
     #[error("no clips to evaluate")]
     NoClips,
+    #[error("{origin}: babble noise needs training clips of other speakers, and there are none; use --noise white or pink, or data with more speakers")]
+    NoBabble { origin: String },
 }
 
 pub type Result<T> = std::result::Result<T, EvalError>;
@@ -150,6 +159,192 @@ pub fn score(model: &ModelFile, clips: &[Clip]) -> Result<Scored> {
     })
 }
 
+/// Seed of the test-time noise: every run of `eval --snr` adds the same noise.
+pub const NOISE_SEED: u64 = 0x0d16_1755;
+
+/// Accuracy with noise at one signal-to-noise ratio.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnrPoint {
+    /// SNR in dB, relative to each clip's own power.
+    pub db: f64,
+    pub accuracy: f64,
+}
+
+/// Training clips at 8 kHz, ready to be mixed into babble.
+#[derive(Debug, Clone, Default)]
+pub struct BabblePool {
+    clips: Vec<(Option<String>, Vec<f32>)>,
+}
+
+impl BabblePool {
+    /// Resamples `clips` (normally the training side of the split) to 8 kHz.
+    pub fn new(clips: &[Clip]) -> Result<Self> {
+        let mut resampler = Resampler8k::new();
+        let mut out = Vec::with_capacity(clips.len());
+        for c in clips {
+            let mut x = Vec::new();
+            resampler.to_model_rate(&c.samples, c.sample_rate, &mut x)?;
+            if !x.is_empty() {
+                out.push((c.speaker.clone(), x));
+            }
+        }
+        Ok(Self { clips: out })
+    }
+
+    /// Sources for babble under a clip by `speaker`: every pool clip by
+    /// someone else. A clip with no speaker name gets the whole pool.
+    fn sources_for(&self, speaker: Option<&str>) -> Vec<&[f32]> {
+        self.clips
+            .iter()
+            .filter(|(s, _)| speaker.is_none() || s.as_deref() != speaker)
+            .map(|(_, x)| x.as_slice())
+            .collect()
+    }
+}
+
+/// Each clip at 8 kHz, with its noise (unit power, as long as the clip). One
+/// RNG seeded with `seed` draws all of it in clip order, so a seed always
+/// gives the same noise, and every SNR gets the same waveform (only its level
+/// changes): the accuracy-against-SNR curve compares like with like.
+fn noise_per_clip(
+    clips: &[Clip],
+    babble: &BabblePool,
+    kind: NoiseKind,
+    seed: u64,
+) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut resampler = Resampler8k::new();
+    let mut out = Vec::with_capacity(clips.len());
+    for c in clips {
+        let mut x = Vec::new();
+        resampler.to_model_rate(&c.samples, c.sample_rate, &mut x)?;
+        let sources = match kind {
+            NoiseKind::Babble => {
+                let s = babble.sources_for(c.speaker.as_deref());
+                if s.is_empty() {
+                    return Err(EvalError::NoBabble {
+                        origin: c.origin.clone(),
+                    });
+                }
+                s
+            }
+            NoiseKind::White | NoiseKind::Pink => Vec::new(),
+        };
+        let noise = make_noise(kind, x.len(), &sources, &mut rng);
+        out.push((x, noise));
+    }
+    Ok(out)
+}
+
+/// `clips` with `kind` noise added at `snr_db`, seeded by `seed`.
+///
+/// Mixing happens at the model rate: a clip not at 8 kHz is first resampled
+/// with [`Resampler8k`] (which is what the recognizer would do anyway), and
+/// the noisy copy is returned at 8 kHz. The SNR is relative to each clip's
+/// own power (silence included). Babble mixes up to four of `babble`'s clips
+/// whose speaker differs from the test clip's; pass the training side of the
+/// split so no test clip is heard twice.
+pub fn add_noise(
+    clips: &[Clip],
+    babble: &BabblePool,
+    kind: NoiseKind,
+    snr_db: f64,
+    seed: u64,
+) -> Result<Vec<Clip>> {
+    let noise = noise_per_clip(clips, babble, kind, seed)?;
+    Ok(clips
+        .iter()
+        .zip(noise)
+        .map(|(c, (mut x, n))| {
+            mix_at_snr(&mut x, &n, snr_db);
+            Clip {
+                samples: x,
+                sample_rate: MODEL_RATE,
+                ..c.clone()
+            }
+        })
+        .collect())
+}
+
+/// Scores `model` on `clips` with `kind` noise at `snr_db` (see [`add_noise`]).
+pub fn score_with_noise(
+    model: &ModelFile,
+    clips: &[Clip],
+    babble: &BabblePool,
+    kind: NoiseKind,
+    snr_db: f64,
+    seed: u64,
+) -> Result<Scored> {
+    score(model, &add_noise(clips, babble, kind, snr_db, seed)?)
+}
+
+/// Accuracy of `model` on `clips` at each SNR in `levels`, same noise
+/// waveform at every level.
+pub fn snr_sweep(
+    model: &ModelFile,
+    clips: &[Clip],
+    babble: &BabblePool,
+    kind: NoiseKind,
+    levels: &[f64],
+    seed: u64,
+) -> Result<Vec<SnrPoint>> {
+    Ok(snr_predictions(model, clips, babble, kind, levels, seed)?
+        .into_iter()
+        .zip(levels)
+        .map(|(predicted, &db)| SnrPoint {
+            db,
+            accuracy: accuracy(clips, &predicted),
+        })
+        .collect())
+}
+
+/// Predictions at each SNR in `levels`.
+fn snr_predictions(
+    model: &ModelFile,
+    clips: &[Clip],
+    babble: &BabblePool,
+    kind: NoiseKind,
+    levels: &[f64],
+    seed: u64,
+) -> Result<Vec<Vec<u8>>> {
+    if clips.is_empty() {
+        return Err(EvalError::NoClips);
+    }
+    let noise = noise_per_clip(clips, babble, kind, seed)?;
+    let mut rec = Recognizer::new(model.clone())?;
+    let mut out = Vec::with_capacity(levels.len());
+    for &db in levels {
+        let mut predicted = Vec::with_capacity(clips.len());
+        for (x, n) in &noise {
+            let mut y = x.clone();
+            mix_at_snr(&mut y, n, db);
+            predicted.push(rec.recognize(&y, MODEL_RATE)?.digit);
+        }
+        out.push(predicted);
+    }
+    Ok(out)
+}
+
+fn accuracy(clips: &[Clip], predicted: &[u8]) -> f64 {
+    let correct = clips
+        .iter()
+        .zip(predicted)
+        .filter(|(c, &p)| c.digit == p)
+        .count();
+    correct as f64 / clips.len().max(1) as f64
+}
+
+/// Leave-one-speaker-out results.
+#[derive(Debug, Clone)]
+pub struct SpeakerReport {
+    pub folds: Vec<Fold>,
+    /// Metrics over all held-out clips.
+    pub pooled: Metrics,
+    /// Pooled accuracy over all held-out clips at each SNR asked for (empty
+    /// if none was).
+    pub snr: Vec<SnrPoint>,
+}
+
 /// One leave-one-speaker-out fold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fold {
@@ -165,13 +360,44 @@ pub fn speaker_folds(
     opts: &crate::model::TrainOptions,
     on_fold: &dyn Fn(&str),
 ) -> Result<(Vec<Fold>, Metrics)> {
+    let r = speaker_folds_with_noise(data, opts, NoiseKind::White, &[], NOISE_SEED, on_fold)?;
+    Ok((r.folds, r.pooled))
+}
+
+/// [`speaker_folds`], and each fold's model also scored on its held-out
+/// clips with `kind` noise at each SNR in `levels` (babble from that fold's
+/// training speakers); the noisy accuracies are pooled over all folds.
+pub fn speaker_folds_with_noise(
+    data: &Dataset,
+    opts: &crate::model::TrainOptions,
+    kind: NoiseKind,
+    levels: &[f64],
+    seed: u64,
+    on_fold: &dyn Fn(&str),
+) -> Result<SpeakerReport> {
     let folds = data.speaker_folds()?;
     let mut out = Vec::new();
     let (mut truth, mut predicted) = (Vec::new(), Vec::new());
+    let mut correct = vec![0usize; levels.len()];
     for (speaker, train, test) in folds {
         on_fold(&speaker);
         let report = crate::model::train(&train, opts, &|_| {})?;
         let s = score(&report.model, &test.clips)?;
+        if !levels.is_empty() {
+            let babble = match kind {
+                NoiseKind::Babble => BabblePool::new(&train.clips)?,
+                NoiseKind::White | NoiseKind::Pink => BabblePool::default(),
+            };
+            let noisy = snr_predictions(&report.model, &test.clips, &babble, kind, levels, seed)?;
+            for (k, p) in correct.iter_mut().zip(noisy) {
+                *k += test
+                    .clips
+                    .iter()
+                    .zip(&p)
+                    .filter(|(c, &d)| c.digit == d)
+                    .count();
+            }
+        }
         truth.extend(test.clips.iter().map(|c| c.digit));
         predicted.extend(s.predicted);
         out.push(Fold {
@@ -180,12 +406,99 @@ pub fn speaker_folds(
             n: test.len(),
         });
     }
-    Ok((out, Metrics::new(&truth, &predicted)))
+    let n = truth.len().max(1) as f64;
+    Ok(SpeakerReport {
+        folds: out,
+        pooled: Metrics::new(&truth, &predicted),
+        snr: levels
+            .iter()
+            .zip(correct)
+            .map(|(&db, k)| SnrPoint {
+                db,
+                accuracy: k as f64 / n,
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::augment::power;
+
+    fn clip(samples: Vec<f32>, speaker: &str, digit: u8) -> Clip {
+        Clip {
+            samples,
+            sample_rate: MODEL_RATE,
+            digit,
+            speaker: Some(speaker.into()),
+            take: Some(0),
+            origin: format!("{digit}_{speaker}_0.wav"),
+            source_split: None,
+        }
+    }
+
+    fn tone(n: usize, step: f32) -> Vec<f32> {
+        (0..n).map(|i| 0.3 * (i as f32 * step).sin()).collect()
+    }
+
+    #[test]
+    fn noise_is_seeded_and_at_the_asked_snr() {
+        let clips = vec![
+            clip(tone(4000, 0.05), "a", 1),
+            clip(tone(6000, 0.11), "b", 2),
+        ];
+        let pool = BabblePool::default();
+        let once = add_noise(&clips, &pool, NoiseKind::Pink, 10.0, NOISE_SEED).unwrap();
+        let again = add_noise(&clips, &pool, NoiseKind::Pink, 10.0, NOISE_SEED).unwrap();
+        let other = add_noise(&clips, &pool, NoiseKind::Pink, 10.0, NOISE_SEED + 1).unwrap();
+        assert_eq!(once, again);
+        assert_ne!(once[0].samples, other[0].samples);
+        for (noisy, clean) in once.iter().zip(&clips) {
+            assert_eq!((noisy.digit, noisy.sample_rate), (clean.digit, MODEL_RATE));
+            let resid: Vec<f32> = noisy
+                .samples
+                .iter()
+                .zip(&clean.samples)
+                .map(|(a, b)| a - b)
+                .collect();
+            let snr = 10.0 * (power(&clean.samples) / power(&resid)).log10();
+            assert!((snr - 10.0).abs() < 1e-3, "{snr}");
+        }
+    }
+
+    #[test]
+    fn babble_never_uses_the_test_speaker() {
+        // The pool holds only speaker "a": a clip by "a" has no babble
+        // source, a clip by "b" does.
+        let pool = BabblePool::new(&[clip(tone(3000, 0.2), "a", 5)]).unwrap();
+        let by_a = [clip(tone(2000, 0.05), "a", 1)];
+        let by_b = [clip(tone(2000, 0.05), "b", 1)];
+        assert!(matches!(
+            add_noise(&by_a, &pool, NoiseKind::Babble, 0.0, NOISE_SEED),
+            Err(EvalError::NoBabble { .. })
+        ));
+        let noisy = add_noise(&by_b, &pool, NoiseKind::Babble, 0.0, NOISE_SEED).unwrap();
+        assert_ne!(noisy[0].samples, by_b[0].samples);
+    }
+
+    #[test]
+    fn same_seed_same_accuracy_on_fsdd() {
+        let data =
+            Dataset::load(&[crate::data::shared_fsdd_dir()]).expect("FSDD beside the repository");
+        let (train, test) = data.official_split().unwrap();
+        let model = ModelFile::embedded().unwrap();
+        let pool = BabblePool::new(&train.clips).unwrap();
+        for kind in [NoiseKind::White, NoiseKind::Babble] {
+            let a = score_with_noise(&model, &test.clips, &pool, kind, 5.0, NOISE_SEED).unwrap();
+            let b = score_with_noise(&model, &test.clips, &pool, kind, 5.0, NOISE_SEED).unwrap();
+            assert_eq!(a.predicted, b.predicted, "{kind:?}");
+            assert_eq!(a.metrics.accuracy, b.metrics.accuracy);
+            // The sweep sees the same noise as one level at a time.
+            let sweep = snr_sweep(&model, &test.clips, &pool, kind, &[5.0], NOISE_SEED).unwrap();
+            assert_eq!(sweep[0].accuracy, a.metrics.accuracy);
+        }
+    }
 
     #[test]
     fn metrics_by_hand() {

@@ -17,3 +17,4 @@ pub mod eval;
 pub mod features;
 pub mod fetch;
 pub mod model;
+pub mod plot;

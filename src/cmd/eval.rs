@@ -1,17 +1,20 @@
 //! `digits eval`: accuracy, macro-F1, per-class report, confusion matrix and
-//! speed of a model on a test split, or leave-one-speaker-out folds.
+//! speed of a model on a test split, or leave-one-speaker-out folds; with
+//! `--snr`, accuracy under seeded added noise; with `--plot`, charts.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
+use digits::augment::NoiseKind;
 use digits::data::Dataset;
-use digits::eval::{self, Fold, Metrics, Timing};
+use digits::eval::{self, BabblePool, Fold, Metrics, SnrPoint, Timing, NOISE_SEED};
 use digits::model::{ModelFile, TrainOptions};
+use digits::plot::{self, PlotError};
 use serde_json::json;
 
-use super::data_paths;
+use super::{data_paths, BadInput};
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -26,6 +29,23 @@ pub struct EvalArgs {
     /// speaker: train and test all leave-one-speaker-out folds
     #[arg(long, value_enum, default_value_t = EvalSplit::Official)]
     pub split: EvalSplit,
+    /// Also measure accuracy with noise added at these signal-to-noise ratios
+    /// (dB, relative to each clip's power), e.g. --snr 30,20,10,5,0. The noise
+    /// is seeded: the same every run
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        value_name = "DB,..."
+    )]
+    pub snr: Vec<String>,
+    /// Noise for --snr; babble mixes training clips of other speakers
+    #[arg(long, value_enum, default_value_t = NoiseArg::White, requires = "snr")]
+    pub noise: NoiseArg,
+    /// Write charts into this folder (created if needed): confusion.png/.svg,
+    /// with --snr snr.png/.svg, with --split speaker speakers.png/.svg
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
     /// Print one JSON object instead of tables
     #[arg(long)]
     pub json: bool,
@@ -42,26 +62,139 @@ pub enum EvalSplit {
     Speaker,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NoiseArg {
+    /// Gaussian white noise
+    White,
+    /// 1/f noise
+    Pink,
+    /// Up to four training clips of other speakers, summed
+    Babble,
+}
+
+impl NoiseArg {
+    fn kind(self) -> NoiseKind {
+        match self {
+            Self::White => NoiseKind::White,
+            Self::Pink => NoiseKind::Pink,
+            Self::Babble => NoiseKind::Babble,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::White => "white",
+            Self::Pink => "pink",
+            Self::Babble => "babble",
+        }
+    }
+}
+
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let levels = parse_snr(&args.snr)?;
+    if let Some(dir) = &args.plot {
+        plot::prepare_dir(dir).map_err(plot_error)?;
+    }
     let paths = data_paths(&args.data)?;
     let data = Dataset::load(&paths)?;
-    let out = match args.split {
-        EvalSplit::Official => official(&args, &data)?,
-        EvalSplit::Speaker => speaker(&args, &data)?,
+    let (out, plots) = match args.split {
+        EvalSplit::Official => official(&args, &data, &levels)?,
+        EvalSplit::Speaker => speaker(&args, &data, &levels)?,
     };
     print!("{out}");
+    // On stderr, so `--json` output stays one object.
+    if !args.quiet && !plots.is_empty() {
+        let names: Vec<String> = plots.iter().map(|p| p.display().to_string()).collect();
+        eprintln!("wrote {}", names.join(", "));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn official(args: &EvalArgs, data: &Dataset) -> anyhow::Result<String> {
+/// The `--snr` values as dB; anything not a finite number is bad input.
+fn parse_snr(raw: &[String]) -> anyhow::Result<Vec<f64>> {
+    raw.iter()
+        .map(|s| {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    BadInput(format!(
+                        "--snr: `{s}` is not a number of decibels; pass a comma-separated list such as --snr 30,20,10,5,0"
+                    ))
+                    .into()
+                })
+        })
+        .collect()
+}
+
+/// A bad `--plot` folder is bad input (exit 2); a drawing failure is not.
+fn plot_error(e: PlotError) -> anyhow::Error {
+    if e.is_bad_path() {
+        BadInput(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}
+
+/// A chart writer: given the `--plot` folder, the files it wrote.
+type ChartFn<'a> = &'a dyn Fn(&Path) -> plot::Result<Vec<PathBuf>>;
+
+/// Writes the charts into the `--plot` folder, if given; returns the files.
+fn write_plots(args: &EvalArgs, charts: &[ChartFn]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    if let Some(dir) = &args.plot {
+        for chart in charts {
+            written.extend(chart(dir).map_err(plot_error)?);
+        }
+    }
+    Ok(written)
+}
+
+/// The report text and the chart files written.
+type Report = (String, Vec<PathBuf>);
+
+fn official(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Report> {
     let model = ModelFile::load_or_embedded(args.model.as_deref())?;
-    let (_, test) = data.official_split()?;
+    let (train, test) = data.official_split()?;
     let scored = eval::score(&model, &test.clips)?;
+    let kind = args.noise.kind();
+    let snr = if levels.is_empty() {
+        Vec::new()
+    } else {
+        let babble = match kind {
+            NoiseKind::Babble => BabblePool::new(&train.clips)?,
+            NoiseKind::White | NoiseKind::Pink => BabblePool::default(),
+        };
+        eval::snr_sweep(&model, &test.clips, &babble, kind, levels, NOISE_SEED)?
+    };
     let size = model.file_size();
     let name = args
         .model
         .as_ref()
         .map_or("embedded".to_string(), |p| p.display().to_string());
+    let short = args
+        .model
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map_or("embedded model".to_string(), |f| {
+            format!("model {}", f.to_string_lossy())
+        });
+    let confusion_title = format!(
+        "{short}, official split: {:.1}% of {} correct",
+        100.0 * scored.metrics.accuracy,
+        scored.metrics.n
+    );
+    let snr_title = format!("{short}, official split, {} noise added", args.noise.name());
+    let clean = scored.metrics.accuracy;
+    let mut charts: Vec<ChartFn> = Vec::new();
+    let draw_confusion = |d: &Path| plot::confusion(d, &scored.metrics, &confusion_title);
+    let draw_snr = |d: &Path| plot::snr_curve(d, &snr, clean, args.noise.name(), &snr_title);
+    charts.push(&draw_confusion);
+    if !snr.is_empty() {
+        charts.push(&draw_snr);
+    }
+    let plots = write_plots(args, &charts)?;
     if args.json {
         let mut v = metrics_json(&scored.metrics);
         v["split"] = json!("official");
@@ -69,7 +202,8 @@ fn official(args: &EvalArgs, data: &Dataset) -> anyhow::Result<String> {
             json!({ "file": name, "bytes": size, "support_vectors": model.svm.n_support() });
         v["ms_per_utt"] = timing_json(&scored.timing);
         v["real_time_factor"] = json!(scored.timing.real_time_factor);
-        return Ok(format!("{v}\n"));
+        add_snr_json(&mut v, args, &snr);
+        return Ok((format!("{v}\n"), plots));
     }
     let mut s = String::new();
     writeln!(
@@ -85,35 +219,62 @@ fn official(args: &EvalArgs, data: &Dataset) -> anyhow::Result<String> {
         "ms per utterance: features {:.4}, predict {:.4}; real-time factor {:.6}",
         scored.timing.features, scored.timing.predict, scored.timing.real_time_factor
     )?;
-    Ok(s)
+    s += &snr_text(args, clean, &snr);
+    Ok((s, plots))
 }
 
-fn speaker(args: &EvalArgs, data: &Dataset) -> anyhow::Result<String> {
+fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Report> {
     if args.model.is_some() {
         eprintln!("note: --split speaker trains a fresh model per fold; --model is not used");
     }
     let opts = TrainOptions::default();
     let quiet = args.quiet;
-    let (folds, pooled) = eval::speaker_folds(data, &opts, &|s| {
-        if !quiet {
-            eprintln!("fold: testing on {s}, training on the other speakers");
-        }
-    })?;
+    let report =
+        eval::speaker_folds_with_noise(data, &opts, args.noise.kind(), levels, NOISE_SEED, &|s| {
+            if !quiet {
+                eprintln!("fold: testing on {s}, training on the other speakers");
+            }
+        })?;
+    let (folds, pooled, snr) = (&report.folds, &report.pooled, &report.snr);
     let mean = folds.iter().map(|f| f.accuracy).sum::<f64>() / folds.len() as f64;
+    let confusion_title = format!(
+        "leave-one-speaker-out, pooled: {:.1}% of {} correct",
+        100.0 * pooled.accuracy,
+        pooled.n
+    );
+    let snr_title = format!(
+        "leave-one-speaker-out, pooled, {} noise added",
+        args.noise.name()
+    );
+    let speakers_title = format!(
+        "leave-one-speaker-out: held-out accuracy, mean {:.1}%",
+        100.0 * mean
+    );
+    let draw_confusion = |d: &Path| plot::confusion(d, pooled, &confusion_title);
+    let draw_speakers = |d: &Path| plot::speakers(d, folds, &speakers_title);
+    let draw_snr =
+        |d: &Path| plot::snr_curve(d, snr, pooled.accuracy, args.noise.name(), &snr_title);
+    let mut charts: Vec<ChartFn> = vec![&draw_confusion, &draw_speakers];
+    if !snr.is_empty() {
+        charts.push(&draw_snr);
+    }
+    let plots = write_plots(args, &charts)?;
+    let folds = folds.as_slice();
     if args.json {
-        let mut v = metrics_json(&pooled);
+        let mut v = metrics_json(pooled);
         v["split"] = json!("speaker");
         v["folds"] = json!(folds
             .iter()
             .map(|f| json!({"speaker": f.speaker, "accuracy": f.accuracy, "n": f.n}))
             .collect::<Vec<_>>());
         v["mean_accuracy"] = json!(mean);
-        v["worst_accuracy"] = json!(worst(&folds).accuracy);
-        return Ok(format!("{v}\n"));
+        v["worst_accuracy"] = json!(worst(folds).accuracy);
+        add_snr_json(&mut v, args, snr);
+        return Ok((format!("{v}\n"), plots));
     }
     let mut s = String::new();
     writeln!(s, "leave-one-speaker-out ({} folds)", folds.len())?;
-    for f in &folds {
+    for f in folds {
         writeln!(
             s,
             "  {:<10} {:>6.2}%  ({} clips)",
@@ -126,12 +287,41 @@ fn speaker(args: &EvalArgs, data: &Dataset) -> anyhow::Result<String> {
         s,
         "mean accuracy {:.2}%, worst {:.2}% ({})",
         100.0 * mean,
-        100.0 * worst(&folds).accuracy,
-        worst(&folds).speaker
+        100.0 * worst(folds).accuracy,
+        worst(folds).speaker
     )?;
     writeln!(s, "pooled over all held-out clips:")?;
-    s += &metrics_text(&pooled);
-    Ok(s)
+    s += &metrics_text(pooled);
+    s += &snr_text(args, pooled.accuracy, snr);
+    Ok((s, plots))
+}
+
+/// `"noise"` and `"snr": [{"db": .., "accuracy": ..}, ..]`, when --snr was given.
+fn add_snr_json(v: &mut serde_json::Value, args: &EvalArgs, snr: &[SnrPoint]) {
+    if !snr.is_empty() {
+        v["noise"] = json!(args.noise.name());
+        v["snr"] = json!(snr);
+    }
+}
+
+/// The `SNR dB | accuracy` table, when --snr was given.
+fn snr_text(args: &EvalArgs, clean: f64, snr: &[SnrPoint]) -> String {
+    if snr.is_empty() {
+        return String::new();
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "accuracy with {} noise added (seeded; SNR relative to each clip's power)",
+        args.noise.name()
+    );
+    let _ = writeln!(s, "SNR dB | accuracy");
+    let _ = writeln!(s, "-------+---------");
+    let _ = writeln!(s, "{:>6} | {:>7.2}%", "clean", 100.0 * clean);
+    for p in snr {
+        let _ = writeln!(s, "{:>6} | {:>7.2}%", p.db, 100.0 * p.accuracy);
+    }
+    s
 }
 
 fn worst(folds: &[Fold]) -> &Fold {

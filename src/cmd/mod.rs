@@ -95,6 +95,9 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
         e.is::<BadInput>()
             || e.is::<digits::audio::AudioError>()
             || e.is::<digits::data::DataError>()
+            || e.is::<digits::model::ModelError>()
+            || e.is::<digits::features::FeatureError>()
+            || e.is::<digits::eval::EvalError>()
     });
     ExitCode::from(if bad_input {
         EXIT_BAD_INPUT

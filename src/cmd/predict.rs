@@ -41,7 +41,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
         let name = file.display().to_string();
         let started = Instant::now();
         let result = load(file).and_then(|a| {
-            recognizer.recognize(&a.samples, a.sample_rate).with_context(|| format!("{name}: cannot classify"))
+            recognizer
+                .recognize(&a.samples, a.sample_rate)
+                .with_context(|| format!("{name}: cannot classify"))
         });
         let ms = started.elapsed().as_secs_f64() * 1e3;
         match result {
@@ -49,7 +51,11 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
             Err(e) => {
                 failed += 1;
                 if args.json {
-                    writeln!(out, "{}", json!({ "file": name, "error": format!("{e:#}") }))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({ "file": name, "error": format!("{e:#}") })
+                    )?;
                 }
                 eprintln!("digits: {e:#}");
             }
@@ -57,7 +63,10 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     if failed > 0 {
-        eprintln!("digits: {failed} of {} files could not be classified", args.files.len());
+        eprintln!(
+            "digits: {failed} of {} files could not be classified",
+            args.files.len()
+        );
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     Ok(ExitCode::SUCCESS)
@@ -66,23 +75,38 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
 fn load(file: &std::path::Path) -> anyhow::Result<Audio> {
     if file.as_os_str() == "-" {
         let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
         return decode_wav(&bytes).context("standard input");
     }
     if file.is_dir() {
-        return Err(BadInput(format!("{}: is a folder; pass WAV files (e.g. {}/*.wav)", file.display(), file.display())).into());
+        return Err(BadInput(format!(
+            "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
+            file.display(),
+            file.display()
+        ))
+        .into());
     }
     Ok(read_wav(file)?)
 }
 
 fn line(name: &str, p: &Prediction, top: usize, ms: f64, as_json: bool) -> String {
     if as_json {
-        let top: Vec<_> = p.top(top.max(1)).iter().map(|&(d, s)| json!([d, s])).collect();
+        let top: Vec<_> = p
+            .top(top.max(1))
+            .iter()
+            .map(|&(d, s)| json!([d, s]))
+            .collect();
         return json!({ "file": name, "digit": p.digit, "confidence": p.confidence, "top": top, "ms": ms }).to_string();
     }
     let mut s = format!("{name}: {} ({:.2})", p.digit, p.confidence);
     if top > 1 {
-        let ranked: Vec<String> = p.top(top).iter().map(|(d, s)| format!("{d} {s:.2}")).collect();
+        let ranked: Vec<String> = p
+            .top(top)
+            .iter()
+            .map(|(d, s)| format!("{d} {s:.2}"))
+            .collect();
         s += &format!("  top: {}", ranked.join(", "));
     }
     s

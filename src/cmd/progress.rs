@@ -1,5 +1,6 @@
-//! Progress bars and terminal styling: one place that decides whether
-//! stderr gets a live bar (a TTY, not `--quiet`).
+//! Progress bars: one place that decides whether stderr gets a live bar
+//! (a TTY, not `--quiet`). `digits` prints no colour, so `NO_COLOR` has
+//! nothing to turn off.
 
 use std::io::IsTerminal;
 
@@ -18,9 +19,4 @@ pub fn bar(len: u64, message: &'static str, quiet: bool) -> ProgressBar {
     );
     pb.set_message(message);
     pb
-}
-
-/// Whether to colour stdout: a TTY and no `NO_COLOR`.
-pub fn color_stdout() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }

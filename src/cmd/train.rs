@@ -23,7 +23,7 @@ pub struct TrainArgs {
     /// Where to write the model
     #[arg(long, short, default_value = "digits.model")]
     pub out: PathBuf,
-    /// SVM soft-margin penalty C (default: chosen on a validation split)
+    /// SVM soft-margin penalty C [default: 10]
     #[arg(long)]
     pub c: Option<f64>,
     /// RBF kernel gamma (default: chosen on a validation split)
@@ -31,7 +31,7 @@ pub struct TrainArgs {
     pub gamma: Option<f64>,
     /// Pooling: mean and std over this many equal time segments of the word,
     /// beside the whole-word statistics (0: the 144-value design)
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = TrainOptions::default().front_end.pooling.segments, value_name = "N")]
     pub segments: usize,
     /// Pooling: the word's time course, resampled to this many steps (0: off)
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -40,7 +40,17 @@ pub struct TrainArgs {
     /// (the first N: cepstra, then deltas)
     #[arg(long, default_value_t = 12, value_name = "N")]
     pub course_dims: usize,
-    /// Seed for the validation split
+    /// Project the standardised features onto their first K principal axes
+    /// before the SVM (smaller, faster model)
+    /// (0: no projection)
+    #[arg(long, value_name = "K", default_value_t = TrainOptions::default().pca.unwrap_or(0))]
+    pub pca: usize,
+    /// Add N perturbed copies of every training clip: vocal-tract-length and
+    /// speed perturbation, channel tilt, gain, room-tone padding, and white,
+    /// pink or babble noise at 0-30 dB SNR (seeded)
+    #[arg(long, default_value_t = TrainOptions::default().augment.copies, value_name = "N")]
+    pub augment: usize,
+    /// Seed for the validation split and the augmentation
     #[arg(long, default_value_t = TrainOptions::default().seed)]
     pub seed: u64,
     /// No progress bar
@@ -70,7 +80,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         TrainSplit::Official => all.official_split()?.0,
         TrainSplit::All => all,
     };
-    let mut front_end = digits::features::FrontEndConfig::default();
+    let mut front_end = TrainOptions::default().front_end;
     front_end.pooling.segments = args.segments;
     front_end.pooling.course_steps = args.course_steps;
     front_end.pooling.course_dims = if args.course_steps > 0 {
@@ -85,6 +95,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     })?;
     let opts = TrainOptions {
         front_end,
+        pca: (args.pca > 0).then_some(args.pca),
+        augment: digits::augment::AugmentConfig {
+            copies: args.augment,
+            ..Default::default()
+        },
         c: args.c,
         gamma: args.gamma,
         seed: args.seed,

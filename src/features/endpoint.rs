@@ -39,7 +39,7 @@ impl Default for EndpointConfig {
             enabled: true,
             block: 80,
             floor_margin_db: 9.0,
-            range_db: 45.0,
+            range_db: 30.0,
             max_gap_ms: 250.0,
             margin_ms: 30.0,
             min_ms: 120.0,

@@ -98,7 +98,7 @@ impl MfccConfig {
         if self.drop_c0 && self.n_mfcc < 2 {
             return bad("dropping c0 needs n_mfcc ≥ 2".into());
         }
-        if self.delta_width < 3 || self.delta_width % 2 == 0 {
+        if self.delta_width < 3 || self.delta_width.is_multiple_of(2) {
             return bad(format!(
                 "delta width {} must be odd and ≥ 3",
                 self.delta_width

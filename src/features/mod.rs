@@ -91,6 +91,19 @@ pub struct FrontEndConfig {
 }
 
 impl FrontEndConfig {
+    /// The shipped front end: the user's design plus mean and std over three
+    /// equal segments of the word (360 values), which keeps the order of
+    /// sounds that whole-word statistics forget.
+    pub fn recommended() -> Self {
+        Self {
+            pooling: PoolingConfig {
+                segments: 3,
+                ..PoolingConfig::default()
+            },
+            ..Self::default()
+        }
+    }
+
     pub fn check(&self) -> Result<()> {
         self.mfcc.check()?;
         if self.mfcc.sample_rate != MODEL_RATE {

@@ -24,7 +24,7 @@ use crate::features::{Cmvn, FeatureError, FrontEnd, FrontEndConfig};
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"DIGITSMD";
 /// Bumped whenever the stored layout changes; older files are refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The model built into the binary (trained by `digits train` on FSDD's
 /// official training split; see models/README.md).
@@ -96,7 +96,10 @@ impl Scaler {
 }
 
 /// A linear projection after scaling (e.g. PCA): `y = W (x − mean)`.
+/// Stored with 8-bit weights (one scale per output row); [`Projection::quantized`]
+/// applies the same rounding in memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "StoredProjection", try_from = "StoredProjection")]
 pub struct Projection {
     pub mean: Vec<f32>,
     /// `out_dim × in_dim`, row-major.
@@ -104,7 +107,65 @@ pub struct Projection {
     pub out_dim: usize,
 }
 
+/// The file form of [`Projection`]: `weights[r][j] ≈ q[r][j] · scale[r]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredProjection {
+    mean: Vec<f32>,
+    q: Vec<i8>,
+    scale: Vec<f32>,
+    out_dim: usize,
+}
+
+impl From<Projection> for StoredProjection {
+    fn from(p: Projection) -> Self {
+        let d = p.mean.len().max(1);
+        let mut q = Vec::with_capacity(p.weights.len());
+        let mut scale = Vec::with_capacity(p.out_dim);
+        for row in p.weights.chunks(d) {
+            let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+            q.extend(row.iter().map(|v| (v / s).round() as i8));
+            scale.push(s);
+        }
+        Self {
+            mean: p.mean,
+            q,
+            scale,
+            out_dim: p.out_dim,
+        }
+    }
+}
+
+impl TryFrom<StoredProjection> for Projection {
+    type Error = String;
+    fn try_from(s: StoredProjection) -> std::result::Result<Self, String> {
+        let d = s.mean.len();
+        if d == 0 || s.q.len() != d * s.out_dim || s.scale.len() != s.out_dim {
+            return Err(format!(
+                "projection of {} weights does not fit {} × {d}",
+                s.q.len(),
+                s.out_dim
+            ));
+        }
+        let weights =
+            s.q.iter()
+                .enumerate()
+                .map(|(i, &q)| q as f32 * s.scale[i / d])
+                .collect();
+        Ok(Self {
+            mean: s.mean,
+            weights,
+            out_dim: s.out_dim,
+        })
+    }
+}
+
 impl Projection {
+    /// This projection with its weights rounded as the file stores them.
+    pub fn quantized(self) -> Self {
+        Self::try_from(StoredProjection::from(self)).expect("a projection always round-trips")
+    }
+
     pub fn apply(&self, x: &[f32], out: &mut Vec<f32>) {
         out.clear();
         let d = self.mean.len();

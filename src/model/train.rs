@@ -47,15 +47,22 @@ pub struct TrainOptions {
 }
 
 impl Default for TrainOptions {
+    /// The shipped recipe (the embedded model is trained with it): pooling
+    /// over the whole word and three segments, one augmented copy per clip,
+    /// PCA to 128 dimensions, C = 10, gamma chosen on validation data.
+    /// `prompts/` records the measurements behind each choice.
     fn default() -> Self {
         Self {
-            front_end: FrontEndConfig::default(),
+            front_end: FrontEndConfig::recommended(),
             c: None,
             gamma: None,
-            c_grid: vec![3.0, 10.0, 30.0],
+            c_grid: vec![10.0],
             gamma_grid: vec![0.25, 0.5, 1.0],
-            pca: None,
-            augment: AugmentConfig::default(),
+            pca: Some(128),
+            augment: AugmentConfig {
+                copies: 1,
+                ..AugmentConfig::default()
+            },
             validation_fraction: 0.2,
             seed: 20_261_123,
             data_label: String::new(),
@@ -253,7 +260,7 @@ pub fn train(
                 .expect("rows of a standard-layout array are contiguous"),
         );
     }
-    let projection: Option<Projection> = opts.pca.map(|k| fit_pca(x.view(), k));
+    let projection: Option<Projection> = opts.pca.map(|k| fit_pca(x.view(), k).quantized());
     if let Some(p) = &projection {
         x = project_rows(p, &x);
     }
@@ -332,6 +339,7 @@ pub fn train(
         n: n_fits,
     });
     let (svm, _) = train_ovo(x.view(), &y, chosen).map_err(ModelError::Inconsistent)?;
+    let svm = svm.quantized();
     let model = ModelFile {
         front_end: opts.front_end.clone(),
         cmvn,

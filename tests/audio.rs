@@ -1,0 +1,162 @@
+//! Audio input: every PCM WAV format reads, and every bad file is one clear error.
+
+use digits::audio::{decode_wav, AudioError, Resampler8k};
+
+use crate::util::{digits_cmd, wav_bytes};
+
+fn tone(n: usize, rate: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 300.0 * i as f32 / rate as f32).sin())
+        .collect()
+}
+
+#[test]
+fn every_pcm_format_decodes_to_the_same_signal() {
+    let x = tone(800, 8000);
+    for (bits, float) in [
+        (8, false),
+        (16, false),
+        (24, false),
+        (32, false),
+        (32, true),
+    ] {
+        let a = decode_wav(&wav_bytes(&x, 8000, 1, bits, float)).unwrap();
+        assert_eq!(
+            (a.sample_rate, a.samples.len()),
+            (8000, 800),
+            "{bits}-bit float={float}"
+        );
+        let err = a
+            .samples
+            .iter()
+            .zip(&x)
+            .map(|(u, v)| (u - v).abs())
+            .fold(0.0f32, f32::max);
+        // 8-bit steps are 1/128.
+        assert!(
+            err < if bits == 8 { 0.01 } else { 1e-4 },
+            "{bits}-bit float={float}: error {err}"
+        );
+    }
+}
+
+#[test]
+fn channels_are_averaged_into_mono() {
+    // Left = tone, right = silence: mono is half the tone.
+    let x = tone(400, 16000);
+    let stereo: Vec<f32> = x.iter().flat_map(|&v| [v, 0.0]).collect();
+    let a = decode_wav(&wav_bytes(&stereo, 16000, 2, 16, false)).unwrap();
+    assert_eq!(a.samples.len(), 400);
+    assert!((a.samples[100] - x[100] / 2.0).abs() < 1e-4);
+    let six = decode_wav(&wav_bytes(&vec![0.25; 600], 48000, 6, 16, false)).unwrap();
+    assert_eq!(six.samples.len(), 100);
+}
+
+#[test]
+fn any_rate_resamples_to_8k() {
+    let mut r = Resampler8k::new();
+    let mut out = Vec::new();
+    for rate in [11025, 16000, 22050, 44100, 48000, 96000] {
+        r.to_model_rate(&tone(rate as usize, rate), rate, &mut out)
+            .unwrap();
+        assert!(
+            (out.len() as i64 - 8000).abs() <= 1,
+            "{rate} Hz gave {} samples",
+            out.len()
+        );
+    }
+}
+
+fn err(bytes: &[u8]) -> String {
+    decode_wav(bytes).unwrap_err().to_string()
+}
+
+/// A canonical 44-byte PCM header with the given fields.
+fn header(format: u16, channels: u16, rate: u32, bits: u16, data_len: u32) -> Vec<u8> {
+    let block = channels as u32 * bits as u32 / 8;
+    let mut h = Vec::new();
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&(36 + data_len).to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&format.to_le_bytes());
+    h.extend_from_slice(&channels.to_le_bytes());
+    h.extend_from_slice(&rate.to_le_bytes());
+    h.extend_from_slice(&(rate * block).to_le_bytes());
+    h.extend_from_slice(&(block as u16).to_le_bytes());
+    h.extend_from_slice(&bits.to_le_bytes());
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&data_len.to_le_bytes());
+    h
+}
+
+#[test]
+fn bad_files_are_named_errors() {
+    assert_eq!(
+        err(b"ID3\x03 not audio"),
+        "not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`"
+    );
+    assert_eq!(
+        err(&[]),
+        "not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`"
+    );
+    assert_eq!(
+        err(&header(1, 1, 8000, 16, 0)),
+        "the WAV file holds no samples"
+    );
+    let mut truncated = wav_bytes(&tone(800, 8000), 8000, 1, 16, false);
+    truncated.truncate(300);
+    assert!(
+        err(&truncated).starts_with("truncated or corrupt WAV data"),
+        "{}",
+        err(&truncated)
+    );
+    assert_eq!(
+        err(&header(1, 1, 1, 16, 4)),
+        "implausible sample rate 1 Hz (accepted: 4000..=384000 Hz)"
+    );
+    assert_eq!(
+        err(&header(1, 1, 10_000_000, 16, 4)),
+        "implausible sample rate 10000000 Hz (accepted: 4000..=384000 Hz)"
+    );
+    assert_eq!(
+        err(&header(1, 300, 8000, 16, 600)),
+        "implausible channel count 300 (accepted: 1..=64)"
+    );
+    // Format 0x55 is MPEG layer 3 inside a WAV container.
+    let mp3 = header(0x55, 1, 8000, 16, 4);
+    assert_eq!(err(&mp3), "unsupported WAV encoding: compressed or extensible format; use PCM integer (8/16/24/32-bit) or 32-bit float");
+    assert!(matches!(
+        decode_wav(&header(1, 1, 8000, 16, 0)),
+        Err(AudioError::Empty)
+    ));
+}
+
+#[test]
+fn predict_reports_each_bad_file_and_classifies_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.wav"), header(1, 1, 8000, 16, 0)).unwrap();
+    std::fs::write(dir.path().join("text.wav"), "hello").unwrap();
+    let good = crate::util::recordings().join("4_george_0.wav");
+    let out = digits_cmd()
+        .current_dir(dir.path())
+        .args(["predict", "empty.wav", "missing.wav", "text.wav"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{}: 4 (", good.display())),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        "digits: empty.wav: the WAV file holds no samples\n\
+         digits: cannot read missing.wav: No such file or directory (os error 2)\n\
+         digits: text.wav: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
+         digits: 3 of 4 files could not be classified\n"
+    );
+}

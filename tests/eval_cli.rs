@@ -1,0 +1,135 @@
+//! `digits eval` end to end: the embedded model on FSDD's official test
+//! split (the recordings beside the repository), accuracy under seeded noise
+//! (`--snr`), charts (`--plot`), and the one-line errors for bad flags.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use serde_json::Value;
+
+fn fsdd() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fsdd/recordings")
+}
+
+/// Runs `digits eval --data FSDD ARGS`, expects success, returns stdout.
+fn eval_ok(args: &[&str]) -> String {
+    let out = cargo_bin_cmd!("digits")
+        .arg("eval")
+        .arg("--data")
+        .arg(fsdd())
+        .args(args)
+        .output()
+        .expect("digits runs");
+    assert!(
+        out.status.success(),
+        "digits eval {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+fn eval_json(args: &[&str]) -> Value {
+    let mut all = vec!["--json", "--quiet"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&eval_ok(&all)).expect("one JSON object")
+}
+
+#[test]
+fn eval_json_reports_accuracy_confusion_and_timing() {
+    let v = eval_json(&[]);
+    let accuracy = v["accuracy"].as_f64().unwrap();
+    assert!(accuracy >= 0.99, "accuracy {accuracy}");
+    assert_eq!(v["n"], 300);
+    let confusion = v["confusion"].as_array().unwrap();
+    assert_eq!(confusion.len(), 10);
+    for row in confusion {
+        let row = row.as_array().unwrap();
+        assert_eq!(row.len(), 10);
+        assert_eq!(row.iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), 30);
+    }
+    assert_eq!(v["per_class"].as_array().unwrap().len(), 10);
+    for stage in ["features", "predict"] {
+        let ms = v["ms_per_utt"][stage].as_f64().unwrap();
+        assert!(ms > 0.0, "{stage}: {ms} ms");
+    }
+    // No --snr: no noise keys.
+    assert!(v.get("snr").is_none() && v.get("noise").is_none());
+}
+
+#[test]
+fn eval_snr_json_reports_each_level() {
+    let v = eval_json(&["--snr", "20,0"]);
+    assert_eq!(v["noise"], "white");
+    let snr = v["snr"].as_array().unwrap();
+    assert_eq!(snr.len(), 2);
+    assert_eq!(snr[0]["db"].as_f64(), Some(20.0));
+    assert_eq!(snr[1]["db"].as_f64(), Some(0.0));
+    let acc: Vec<f64> = snr
+        .iter()
+        .map(|p| p["accuracy"].as_f64().unwrap())
+        .collect();
+    assert!(acc.iter().all(|a| (0.0..=1.0).contains(a)), "{acc:?}");
+    assert!(acc[0] >= acc[1], "20 dB {} < 0 dB {}", acc[0], acc[1]);
+    // Seeded: the same noise, so the same figures, every run.
+    assert_eq!(eval_json(&["--snr", "20,0"])["snr"], v["snr"]);
+}
+
+#[test]
+fn eval_snr_rejects_non_numbers() {
+    cargo_bin_cmd!("digits")
+        .arg("eval")
+        .arg("--data")
+        .arg(fsdd())
+        .args(["--snr", "abc"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "digits: --snr: `abc` is not a number of decibels; \
+             pass a comma-separated list such as --snr 30,20,10,5,0\n",
+        );
+}
+
+#[test]
+fn eval_plot_writes_png_and_svg() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plots");
+    let out = eval_ok(&["--snr", "10", "--plot", dir.to_str().unwrap()]);
+    assert!(out.contains("SNR dB | accuracy"), "{out}");
+    for stem in ["confusion", "snr"] {
+        let png = std::fs::read(dir.join(format!("{stem}.png"))).unwrap();
+        assert!(png.len() > 1000, "{stem}.png: {} bytes", png.len());
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png is not a PNG");
+        let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{stem}.svg");
+        assert!(svg.contains("<text"), "{stem}.svg has no labels");
+    }
+}
+
+#[test]
+fn eval_plot_into_a_file_is_a_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let dir = file.join("plots");
+    let out = cargo_bin_cmd!("digits")
+        .arg("eval")
+        .arg("--data")
+        .arg(fsdd())
+        .arg("--plot")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no report before the error");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("digits: {}: ", dir.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("pass --plot a folder you can write to"),
+        "{err}"
+    );
+}

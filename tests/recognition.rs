@@ -1,0 +1,311 @@
+//! The recognizer end to end on real FSDD data: the dataset and its splits,
+//! the embedded model's accuracy, robustness to rate and room tone, model
+//! files, and the train → eval → predict round trip through the binary.
+
+use digits::augment::{mix_at_snr, pink};
+use digits::data::Dataset;
+use digits::eval::score;
+use digits::model::{ModelFile, Recognizer, FORMAT_VERSION, MAGIC};
+use rand::SeedableRng;
+
+use crate::util::{digits_cmd, recordings, resample_linear, wav_bytes};
+
+const SEED: u64 = 5;
+
+fn fsdd() -> Dataset {
+    Dataset::load(&[recordings()]).unwrap()
+}
+
+#[test]
+fn fsdd_folder_loads_with_its_official_and_speaker_splits() {
+    let data = fsdd();
+    assert_eq!(data.len(), 3000);
+    assert_eq!(
+        data.speakers(),
+        ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+    );
+    let (train, test) = data.official_split().unwrap();
+    assert_eq!((train.len(), test.len()), (2700, 300));
+    assert!(test.clips.iter().all(|c| c.take.unwrap() <= 4));
+    let folds = data.speaker_folds().unwrap();
+    assert_eq!(folds.len(), 6);
+    for (speaker, train, test) in &folds {
+        assert_eq!((train.len(), test.len()), (2500, 500), "{speaker}");
+        assert!(train
+            .clips
+            .iter()
+            .all(|c| c.speaker.as_deref() != Some(speaker.as_str())));
+    }
+    let (fit, val) = train.stratified_split(0.2, SEED);
+    assert_eq!((fit.len(), val.len()), (2160, 540));
+    assert!((0..10).all(|d| val.clips.iter().filter(|c| c.digit == d).count() == 54));
+    assert_eq!(
+        train.stratified_split(0.2, SEED).1,
+        val,
+        "seeded: the same split every time"
+    );
+}
+
+#[test]
+fn embedded_model_scores_at_least_99_percent_on_the_official_test_split() {
+    let model = ModelFile::embedded().unwrap();
+    let (_, test) = fsdd().official_split().unwrap();
+    let s = score(&model, &test.clips).unwrap();
+    assert!(
+        s.metrics.accuracy >= 0.99,
+        "accuracy {}",
+        s.metrics.accuracy
+    );
+    assert!(
+        s.metrics.macro_f1 >= 0.99,
+        "macro-F1 {}",
+        s.metrics.macro_f1
+    );
+}
+
+/// A clip recorded at 44.1 kHz with a second of room tone either side must
+/// score like the clean clip: the endpoint detector and resampler are in the
+/// shared front end.
+#[test]
+fn room_tone_and_44k_rate_do_not_change_the_answer() {
+    let (_, test) = fsdd().official_split().unwrap();
+    let mut rec = Recognizer::new(ModelFile::embedded().unwrap()).unwrap();
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let (mut clean_ok, mut roomy_ok) = (0, 0);
+    for clip in &test.clips {
+        clean_ok += usize::from(rec.recognize(&clip.samples, 8000).unwrap().digit == clip.digit);
+        let up = resample_linear(&clip.samples, 8000, 44_100);
+        let mut roomy = vec![0.0f32; 44_100];
+        roomy.extend_from_slice(&up);
+        roomy.extend(std::iter::repeat_n(0.0, 44_100));
+        // Room tone 40 dB below the speech, over the whole recording.
+        let speech_power = digits::augment::power(&up) * up.len() as f64 / roomy.len() as f64;
+        let mut tone = vec![0.0f32; roomy.len()];
+        mix_at_snr(&mut tone, &pink(roomy.len(), &mut rng), 0.0);
+        let level = (speech_power / 1e4).sqrt() as f32;
+        for (v, n) in roomy.iter_mut().zip(pink(tone.len(), &mut rng)) {
+            *v += level * n;
+        }
+        roomy_ok += usize::from(rec.recognize(&roomy, 44_100).unwrap().digit == clip.digit);
+    }
+    assert!(clean_ok >= 297, "clean {clean_ok}/300");
+    assert!(
+        roomy_ok + 3 >= clean_ok,
+        "with room tone at 44.1 kHz {roomy_ok}/300, clean {clean_ok}/300"
+    );
+}
+
+#[test]
+fn model_files_from_elsewhere_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = ModelFile::embedded().unwrap().to_bytes();
+    let mut old = good.clone();
+    old[8..12].copy_from_slice(&(FORMAT_VERSION - 1).to_le_bytes());
+    let cases: [(&str, Vec<u8>, String); 4] = [
+        ("old.model", old, format!("old.model is a digits model of format version {}, this build reads version {FORMAT_VERSION}; retrain it with `digits train`", FORMAT_VERSION - 1)),
+        ("short.model", good[..good.len() / 2].to_vec(), "short.model is truncated or corrupt".into()),
+        ("notes.model", b"just some text".to_vec(), "notes.model is not a digits model file (bad header); pass a file written by `digits train`".into()),
+        ("magic.model", MAGIC.to_vec(), "magic.model is not a digits model file (bad header); pass a file written by `digits train`".into()),
+    ];
+    let wav = recordings().join("0_theo_0.wav");
+    for (name, bytes, expected) in cases {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let out = digits_cmd()
+            .current_dir(dir.path())
+            .args(["predict", "--model", name])
+            .arg(&wav)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.starts_with(&format!("digits: {expected}")),
+            "{name}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+    }
+    let out = digits_cmd()
+        .current_dir(dir.path())
+        .args(["predict", "--model", "absent.model"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "digits: cannot read model absent.model: No such file or directory (os error 2)\n"
+    );
+}
+
+/// Train on a small slice of FSDD through the binary, then evaluate and
+/// predict with the file it wrote.
+#[test]
+fn train_eval_predict_round_trip_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // Two speakers, takes 0-14: 100 test clips (takes 0-4) and 200 training clips.
+    for d in 0..10 {
+        for speaker in ["jackson", "theo"] {
+            for take in 0..15 {
+                let name = format!("{d}_{speaker}_{take}.wav");
+                std::fs::copy(recordings().join(&name), data.join(&name)).unwrap();
+            }
+        }
+    }
+    let out = digits_cmd()
+        .current_dir(dir.path())
+        .args([
+            "train",
+            "--data",
+            "data",
+            "--out",
+            "small.model",
+            "--segments",
+            "3",
+            "--c",
+            "10",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("trained in ") && stdout.contains("support vectors"),
+        "{stdout}"
+    );
+    let model = ModelFile::load(&dir.path().join("small.model")).unwrap();
+    assert_eq!(model.meta.n_train, 200);
+    assert_eq!(model.front_end.feature_dim(), 360);
+
+    let out = digits_cmd()
+        .current_dir(dir.path())
+        .args(["eval", "--model", "small.model", "--data", "data", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["n"], 100);
+    assert!(v["accuracy"].as_f64().unwrap() >= 0.95, "{v}");
+    let confusion = v["confusion"].as_array().unwrap();
+    assert_eq!(confusion.len(), 10);
+    assert!(confusion.iter().all(|row| row
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum::<u64>()
+        == 10));
+
+    let out = digits_cmd()
+        .current_dir(dir.path())
+        .args([
+            "predict",
+            "--model",
+            "small.model",
+            "--json",
+            "--top",
+            "3",
+            "data/8_theo_2.wav",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["file"], "data/8_theo_2.wav");
+    assert_eq!(v["digit"], 8);
+    assert_eq!(v["top"].as_array().unwrap().len(), 3);
+    assert_eq!(v["top"][0][0], 8);
+    let c = v["confidence"].as_f64().unwrap();
+    assert!(c > 0.5 && c <= 1.0, "{c}");
+    assert!(v["ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_wav_at_any_format_is_classified_like_the_original() {
+    let clip = digits::audio::read_wav(&recordings().join("6_yweweler_3.wav")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let up = resample_linear(&clip.samples, 8000, 48_000);
+    let stereo: Vec<f32> = up.iter().flat_map(|&v| [v, v]).collect();
+    std::fs::write(
+        dir.path().join("48k-stereo-f32.wav"),
+        wav_bytes(&stereo, 48_000, 2, 32, true),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("8k-24bit.wav"),
+        wav_bytes(&clip.samples, 8000, 1, 24, false),
+    )
+    .unwrap();
+    let out = digits_cmd()
+        .current_dir(dir.path())
+        .args(["predict", "48k-stereo-f32.wav", "8k-24bit.wav"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let digits: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(": ").nth(1).unwrap().split(' ').next().unwrap())
+        .collect();
+    assert_eq!(digits, ["6", "6"], "{stdout}");
+}
+
+#[test]
+fn help_lists_the_five_subcommands_with_examples() {
+    let out = digits_cmd().arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for cmd in ["fetch", "train", "eval", "predict", "listen"] {
+        assert!(
+            help.contains(&format!("\n  {cmd} ")),
+            "{cmd} missing from:\n{help}"
+        );
+        let sub = digits_cmd().args([cmd, "--help"]).output().unwrap();
+        assert!(
+            String::from_utf8(sub.stdout)
+                .unwrap()
+                .contains(&format!("digits {cmd}")),
+            "{cmd} --help has no example"
+        );
+    }
+    assert!(help.contains("Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input."));
+    let bad = digits_cmd()
+        .args(["predict", "--top", "0", "x.wav"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn missing_data_names_the_flag_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = digits_cmd()
+        .env("HF_HOME", dir.path())
+        .args(["train", "--data", "nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "digits: nowhere: no such file or folder; pass a folder of FSDD WAVs or .parquet files to --data, or run `digits fetch`\n"
+    );
+    let out = digits_cmd()
+        .env("HF_HOME", dir.path())
+        .args(["eval"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "digits: no data: pass --data DIR|PARQUET (e.g. --data ../shared/fsdd/recordings) or run `digits fetch` first\n"
+    );
+}

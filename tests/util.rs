@@ -1,0 +1,59 @@
+//! Shared helpers: where FSDD is, the binary under test, WAV writers.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+
+pub fn recordings() -> PathBuf {
+    digits::data::shared_fsdd_dir()
+}
+
+pub fn digits_cmd() -> assert_cmd::Command {
+    assert_cmd::cargo::cargo_bin_cmd!("digits")
+}
+
+/// Writes `samples` (interleaved, in [-1, 1]) as a WAV of the given format.
+pub fn wav_bytes(samples: &[f32], rate: u32, channels: u16, bits: u16, float: bool) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
+    };
+    let mut buf = Vec::new();
+    {
+        let mut w = hound::WavWriter::new(Cursor::new(&mut buf), spec).unwrap();
+        for &s in samples {
+            if float {
+                w.write_sample(s).unwrap();
+            } else {
+                let max = ((1i64 << (bits - 1)) - 1) as f32;
+                let v = (s * max).round() as i32;
+                match bits {
+                    8 => w.write_sample(v as i8).unwrap(),
+                    16 => w.write_sample(v as i16).unwrap(),
+                    _ => w.write_sample(v).unwrap(),
+                }
+            }
+        }
+        w.finalize().unwrap();
+    }
+    buf
+}
+
+/// Linear-interpolation resampling, independent of the crate's rubato path.
+pub fn resample_linear(x: &[f32], from: u32, to: u32) -> Vec<f32> {
+    let n = (x.len() as u64 * to as u64 / from as u64) as usize;
+    (0..n)
+        .map(|i| {
+            let pos = i as f64 * from as f64 / to as f64;
+            let i0 = (pos.floor() as usize).min(x.len() - 1);
+            let i1 = (i0 + 1).min(x.len() - 1);
+            let w = (pos - i0 as f64) as f32;
+            x[i0] * (1.0 - w) + x[i1] * w
+        })
+        .collect()
+}
