@@ -75,6 +75,8 @@ fn mfcc_and_deltas_match_librosa() {
         let dim = cfg.frame_dim();
         for (offset, key, tol) in [(0, "mfcc", 1e-3), (13, "delta", 1e-3), (26, "delta2", 1e-3)] {
             let (err, t, k) = max_abs_diff(&out, dim, offset, &matrix(&reference[key]));
+            // Shown with --nocapture; prompts/ quotes these figures.
+            eprintln!("{clip} {key}: max |diff| {err:.2e}");
             assert!(
                 err < tol,
                 "{clip} {key}: max |diff| {err:.2e} at frame {t}, coefficient {k}"
