@@ -361,40 +361,23 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// value of the nearest full window. Fewer frames than the window: the window
 /// shrinks to the frames there are (still a least-squares fit).
 fn add_deltas(out: &mut [f32], n_frames: usize, nc: usize, d1: &[f32], d2: &[f32]) {
-    let dim = 3 * nc;
-    let width = d1.len();
-    if n_frames < width {
-        add_deltas_short(out, n_frames, nc);
-        return;
-    }
-    let h = width / 2;
-    for t in 0..n_frames {
-        let centre = t.clamp(h, n_frames - 1 - h);
-        for k in 0..nc {
-            let mut a = 0.0;
-            let mut b = 0.0;
-            for j in 0..width {
-                let x = out[(centre + j - h) * dim + k];
-                a += d1[j] * x;
-                b += d2[j] * x;
-            }
-            out[t * dim + nc + k] = a;
-            out[t * dim + 2 * nc + k] = b;
+    if n_frames >= d1.len() {
+        apply_delta_weights(out, n_frames, nc, d1, d2);
+    } else if n_frames >= 3 {
+        // An odd window no longer than the frames.
+        let short = savgol_weights(n_frames - 1 + n_frames % 2, 1);
+        apply_delta_weights(out, n_frames, nc, &short, &savgol_weights(short.len(), 2));
+    } else {
+        let dim = 3 * nc;
+        for t in 0..n_frames {
+            out[t * dim + nc..t * dim + 3 * nc].fill(0.0);
         }
     }
 }
 
-fn add_deltas_short(out: &mut [f32], n_frames: usize, nc: usize) {
+/// Δ and ΔΔ of every frame with windows `d1`, `d2` (no longer than the frames).
+fn apply_delta_weights(out: &mut [f32], n_frames: usize, nc: usize, d1: &[f32], d2: &[f32]) {
     let dim = 3 * nc;
-    if n_frames < 3 {
-        for t in 0..n_frames {
-            out[t * dim + nc..t * dim + 3 * nc].fill(0.0);
-        }
-        return;
-    }
-    let d1 = savgol_weights(n_frames - 1 + n_frames % 2, 1);
-    let d2 = savgol_weights(d1.len(), 2);
-    // An odd window no longer than the frames; same edge rule as above.
     let width = d1.len();
     let h = width / 2;
     for t in 0..n_frames {
@@ -453,6 +436,18 @@ mod tests {
         assert!((c0 - (cfg.n_mels as f32).sqrt()).abs() < 1e-4);
         for k in 1..cfg.n_mfcc {
             assert!(dot(&m.dct[k * cfg.n_mels..(k + 1) * cfg.n_mels], &ones).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn short_clips_get_finite_deltas() {
+        let mut m = Mfcc::new(&MfccConfig::default()).unwrap();
+        let mut out = Vec::new();
+        for n in [1, 80, 250, 500] {
+            let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.2).sin()).collect();
+            let frames = m.compute(&x, &mut out);
+            assert_eq!(frames, 1 + n / 80);
+            assert!(out.iter().all(|v| v.is_finite()), "{n} samples");
         }
     }
 
