@@ -75,7 +75,11 @@ pub fn find_word(
                 (0, f32::NEG_INFINITY),
                 |a, (i, e)| if e > a.1 { (i, e) } else { a },
             );
-    let floor = percentile(energies, 0.1);
+    // The floor is found on a copy in the scratch's second half, so the
+    // energies keep their order and nothing is allocated per call.
+    energies.extend_from_within(..nb);
+    let floor = quantile_in_place(&mut energies[nb..], 0.1);
+    energies.truncate(nb);
     let threshold = (floor + cfg.floor_margin_db).max(peak - cfg.range_db);
     let ms_to_blocks = |ms: f32| ((ms / 1000.0 * rate as f32) / block as f32).round() as usize;
     let max_gap = ms_to_blocks(cfg.max_gap_ms);
@@ -120,12 +124,10 @@ pub fn find_word(
     start..end
 }
 
-/// The `q` quantile (0..=1) of `values`, without reordering them.
-fn percentile(values: &[f32], q: f32) -> f32 {
-    let mut sorted: Vec<f32> = values.to_vec();
-    let k = ((sorted.len() - 1) as f32 * q).round() as usize;
-    let (_, v, _) = sorted.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
-    *v
+/// The `q` quantile (0..=1) of `values`, which it reorders.
+fn quantile_in_place(values: &mut [f32], q: f32) -> f32 {
+    let k = ((values.len() - 1) as f32 * q).round() as usize;
+    *values.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1
 }
 
 #[cfg(test)]

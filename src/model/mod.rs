@@ -329,7 +329,7 @@ impl ModelFile {
                 ));
             }
         }
-        if s.pairs.len() != N_CLASSES * (N_CLASSES - 1) / 2 {
+        if s.pairs.len() != svm::N_PAIRS {
             return bad(format!("{} pair machines, expected 45", s.pairs.len()));
         }
         Ok(())
