@@ -16,5 +16,6 @@ pub mod data;
 pub mod eval;
 pub mod features;
 pub mod fetch;
+pub mod listen;
 pub mod model;
 pub mod plot;

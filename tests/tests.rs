@@ -1,8 +1,14 @@
-mod fetch;
+//! The one integration test binary (one link step on the 2-core CI).
+
 // Audio input: formats and bad files.
 mod audio;
+// `digits eval`: JSON, noise, plots.
+mod eval_cli;
+// `digits fetch` against a hub on 127.0.0.1.
+mod fetch;
+// `digits listen` from WAV files and (in CI) a virtual microphone.
+mod listen;
 // The recognizer end to end on FSDD.
 mod recognition;
 // Helpers shared by the modules above.
-mod eval_cli;
 mod util;

@@ -1,10 +1,348 @@
-//! `digits listen`.
+//! `digits listen`: the microphone (or a WAV file) in, digits out.
+//!
+//! Parses the flags, opens the source and the model, runs the library loop
+//! ([`digits::listen::run_auto`] or [`digits::listen::run_press_to_talk`])
+//! and formats what it reports: results on stdout, prompts and diagnostics
+//! on stderr. Ctrl-C stops the loop cleanly (exit 2, one line).
 
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct ListenArgs {}
+use digits::listen::{
+    self, Heard, ListenConfig, ListenError, Notice, Pace, Source, Stop, VadConfig,
+};
+use digits::model::{ModelFile, Recognizer};
+use serde_json::json;
 
-pub fn run(_args: ListenArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`digits listen` is not built yet")
+use super::BadInput;
+
+/// Blocks a WAV file is fed in, like a microphone's periods.
+const WAV_BLOCK_MS: f32 = 10.0;
+/// Hands-free on a terminal: a pause this long starts a new group of digits.
+const GROUP_PAUSE_S: f64 = 1.5;
+
+#[derive(Debug, clap::Args)]
+pub struct ListenArgs {
+    /// Model file [default: the embedded model]
+    #[arg(long, short)]
+    pub model: Option<PathBuf>,
+    /// Input device: an id or name from --list-devices [default: the system default]
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    /// List the input devices and exit
+    #[arg(long)]
+    pub list_devices: bool,
+    /// Press-to-talk: seconds captured after Enter (Enter again stops early)
+    #[arg(long, value_name = "S", default_value_t = 1.5)]
+    pub seconds: f64,
+    /// Press-to-talk: show the K most likely digits
+    #[arg(long, value_name = "K", default_value_t = 3,
+          value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub top: u8,
+    /// Hands-free: print each digit as you say it (pause briefly between digits)
+    #[arg(long)]
+    pub auto: bool,
+    /// Below this confidence, print `?` instead of a digit
+    #[arg(long, value_name = "P", default_value_t = 0.5)]
+    pub threshold: f32,
+    /// One JSON object per utterance: {"digit", "confidence", "start_s", "end_s", "ms"}
+    #[arg(long)]
+    pub json: bool,
+    /// Listen to a WAV file instead of a device (paced like a microphone)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["device", "list_devices"])]
+    pub from_wav: Option<PathBuf>,
+    /// With --from-wav: feed the file as fast as possible
+    #[arg(long, requires = "from_wav")]
+    pub fast: bool,
+    /// No prompts or diagnostics on stderr
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Stop after N seconds (for tests and scripts)
+    #[arg(long, value_name = "N", hide = true)]
+    pub max_seconds: Option<f64>,
+}
+
+pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
+    if args.list_devices {
+        return list_devices();
+    }
+    let cfg = ListenConfig {
+        vad: VadConfig::default(),
+        threshold: args.threshold,
+        max_seconds: args.max_seconds,
+        capture_seconds: args.seconds,
+    };
+    cfg.check().map_err(to_anyhow)?;
+    // The model first: a bad --model should fail before a device is opened.
+    let model =
+        ModelFile::load_or_embedded(args.model.as_deref()).map_err(|e| BadInput(e.to_string()))?;
+    let mut recognizer = Recognizer::new(model)?;
+    let source = match &args.from_wav {
+        Some(path) => {
+            let pace = if args.fast {
+                Pace::Fast
+            } else {
+                Pace::RealTime
+            };
+            Source::from_wav(path, pace, WAV_BLOCK_MS)
+        }
+        None => listen::open_device(args.device.as_deref()),
+    }
+    .map_err(to_anyhow)?;
+    sigint::install();
+
+    let mut out = Printer::new(&args);
+    let stop = if args.auto {
+        out.note(&format!(
+            "listening to {}; say digits with a short pause between them (Ctrl-C to stop)",
+            source.description()
+        ));
+        listen::run_auto(&source, &mut recognizer, &cfg, &sigint::RAISED, |n| {
+            out.notice(n)
+        })
+    } else {
+        out.note(&format!("listening to {}", source.description()));
+        spawn_key_reader(&source);
+        listen::run_press_to_talk(&source, &mut recognizer, &cfg, &sigint::RAISED, |n| {
+            out.notice(n)
+        })
+    };
+    // Whatever happened, leave the terminal on a fresh line.
+    let closed = out.finish();
+    let stop = stop.map_err(to_anyhow)?;
+    closed?;
+    if stop == Stop::Interrupted {
+        return Err(BadInput("interrupted (Ctrl-C)".into()).into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Device and input problems exit 2 (bad input); the rest keep their chain.
+fn to_anyhow(e: ListenError) -> anyhow::Error {
+    if e.is_bad_input() {
+        BadInput(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}
+
+fn list_devices() -> anyhow::Result<ExitCode> {
+    let devices = listen::list_devices().map_err(to_anyhow)?;
+    let (usable, unusable): (Vec<_>, Vec<_>) =
+        devices.into_iter().partition(|d| d.default_config.is_ok());
+    let mut stdout = std::io::stdout().lock();
+    if usable.is_empty() {
+        writeln!(stdout, "no input device can record right now")?;
+    }
+    // `*` marks the default; the first column is what --device takes.
+    for d in &usable {
+        let mark = if d.is_default { "*" } else { " " };
+        let config = d.default_config.as_deref().unwrap_or_default();
+        writeln!(stdout, "{mark} {}  {}  [{config}]", d.id, d.name)?;
+    }
+    stdout.flush()?;
+    if !unusable.is_empty() {
+        // Plugins ALSA lists that cannot open as a microphone (rate
+        // converters, JACK or OSS without a server): noise, but say so.
+        let names: Vec<&str> = unusable.iter().map(|d| d.id.as_str()).collect();
+        eprintln!("also listed, but cannot record now: {}", names.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Press-to-talk keys: every line on stdin is a press; its end is a quit.
+fn spawn_key_reader(source: &Source) {
+    let tx = source.sender();
+    // Reading stdin blocks; a detached thread ends with the process.
+    let _ = std::thread::Builder::new()
+        .name("digits-keys".into())
+        .spawn(move || {
+            let stdin = std::io::stdin();
+            for line in stdin.lock().lines() {
+                if line.is_err() || tx.send(listen::Event::Press).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(listen::Event::Quit);
+        });
+}
+
+/// Formats notices: results to stdout, the rest to stderr.
+struct Printer {
+    auto: bool,
+    json: bool,
+    top: usize,
+    quiet: bool,
+    tty: bool,
+    /// Hands-free digits printed on the current line.
+    line_open: bool,
+    last_end_s: f64,
+}
+
+impl Printer {
+    fn new(args: &ListenArgs) -> Self {
+        Self {
+            auto: args.auto,
+            json: args.json,
+            top: args.top as usize,
+            quiet: args.quiet,
+            tty: std::io::stdout().is_terminal(),
+            line_open: false,
+            last_end_s: 0.0,
+        }
+    }
+
+    fn note(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    fn notice(&mut self, n: Notice) -> std::io::Result<()> {
+        match n {
+            Notice::FirstAudio(after) => self.note(&format!(
+                "audio is flowing (first block after {:.2} s)",
+                after.as_secs_f64()
+            )),
+            Notice::Ready => self.note("press Enter, then say a digit (Ctrl-D quits)"),
+            Notice::Capturing(s) => self.note(&format!("listening for {s} s (Enter stops early)")),
+            Notice::Warning(w) => {
+                if !self.quiet {
+                    // Keep a warning off the line of digits.
+                    let nl = if self.line_open && self.tty { "\n" } else { "" };
+                    eprintln!("{nl}warning: {w}");
+                }
+            }
+            Notice::Heard(h) => self.heard(&h)?,
+        }
+        Ok(())
+    }
+
+    fn heard(&mut self, h: &Heard) -> std::io::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            let v = json!({
+                "digit": h.digit,
+                "confidence": round(h.confidence as f64, 4),
+                "start_s": round(h.start_s, 3),
+                "end_s": round(h.end_s, 3),
+                "ms": round(h.ms, 3),
+            });
+            writeln!(stdout, "{v}")?;
+        } else if self.auto {
+            if self.tty && self.line_open && h.start_s - self.last_end_s >= GROUP_PAUSE_S {
+                write!(stdout, " ")?;
+            }
+            write!(stdout, "{}", symbol(h.digit))?;
+            self.line_open = true;
+        } else {
+            write!(stdout, "{}", press_to_talk_text(h, self.top))?;
+        }
+        self.last_end_s = h.end_s;
+        stdout.flush()
+    }
+
+    /// Ends the hands-free line.
+    fn finish(&mut self) -> std::io::Result<()> {
+        if self.line_open {
+            self.line_open = false;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout)?;
+            stdout.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn symbol(digit: Option<u8>) -> String {
+    digit.map_or("?".to_string(), |d| d.to_string())
+}
+
+fn round(v: f64, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (v * k).round() / k
+}
+
+/// The press-to-talk answer: the digit, the top-k with bars, the time.
+fn press_to_talk_text(h: &Heard, top: usize) -> String {
+    let Some(p) = &h.prediction else {
+        return "?  (nothing heard)\n".to_string();
+    };
+    let mut s = format!("{}  ({:.1} ms)\n", symbol(h.digit), h.ms);
+    for &(d, prob) in p.top(top) {
+        s += &format!("  {d}  {prob:.2} {}\n", bar(prob, 10));
+    }
+    s
+}
+
+/// A text bar `width` cells long at probability 1, in eighths of a cell.
+fn bar(p: f32, width: usize) -> String {
+    const PARTIAL: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let eighths = (p.clamp(0.0, 1.0) * (width * 8) as f32).round() as usize;
+    let mut s = "█".repeat(eighths / 8);
+    if !eighths.is_multiple_of(8) {
+        s.push(PARTIAL[eighths % 8]);
+    }
+    s
+}
+
+/// Ctrl-C: the first one raises a flag the loop polls, so the stream
+/// stops, the line of digits is finished and the exit is a clean 2; a second
+/// one exits at once. Done with the C library's `signal` (always linked on
+/// Unix) rather than a new dependency; only async-signal-safe work happens
+/// in the handler (an atomic swap, `_exit`).
+#[cfg(unix)]
+mod sigint {
+    use std::os::raw::c_int;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    pub static RAISED: AtomicBool = AtomicBool::new(false);
+
+    /// SIGINT is 2 on every Unix.
+    const SIGINT: c_int = 2;
+
+    extern "C" {
+        fn signal(signum: c_int, handler: usize) -> usize;
+        fn _exit(status: c_int) -> !;
+    }
+
+    extern "C" fn on_sigint(_: c_int) {
+        if RAISED.swap(true, Ordering::SeqCst) {
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { _exit(130) }
+        }
+    }
+
+    pub fn install() {
+        let handler = on_sigint as extern "C" fn(c_int);
+        // SAFETY: installs a handler that only touches an atomic or calls _exit.
+        unsafe {
+            signal(SIGINT, handler as usize);
+        }
+    }
+}
+
+/// Elsewhere Ctrl-C keeps its default (the process ends at once).
+#[cfg(not(unix))]
+mod sigint {
+    use std::sync::atomic::AtomicBool;
+
+    pub static RAISED: AtomicBool = AtomicBool::new(false);
+
+    pub fn install() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_scale_in_eighths() {
+        assert_eq!(bar(1.0, 10), "██████████");
+        assert_eq!(bar(0.0, 10), "");
+        assert_eq!(bar(0.05, 10), "▌");
+        // 0.93 of 80 eighths is 74.4: nine full blocks and two eighths.
+        assert_eq!(bar(0.93, 10), "█████████▎");
+    }
 }

@@ -1,0 +1,1479 @@
+//! `listen`: the live loop — audio in, digits out, as the words end.
+//!
+//! This module owns everything between an audio source and a [`Heard`]
+//! result:
+//! - [`Source`]: a stream of mono `f32` blocks at a fixed rate over a
+//!   `std::sync::mpsc` channel. A microphone (cpal, behind the `mic` feature)
+//!   and a WAV file ([`Source::from_wav`], paced in real time or as fast as
+//!   possible) produce the same [`Event`]s, so tests drive exactly the code a
+//!   microphone does.
+//! - [`Vad`]: hands-free segmentation. Energy per 10 ms frame, measured
+//!   against an adaptive noise floor, with hysteresis, a hangover that ends
+//!   an utterance after ~200 ms of silence, and minimum / maximum lengths;
+//!   each utterance is cut with ~100 ms of context on both sides.
+//! - [`run_auto`] (hands-free) and [`run_press_to_talk`]: the two loops.
+//!
+//! What is *not* here: resampling, trimming and gain. Every utterance goes
+//! to [`Recognizer::recognize`] at the source's own rate, untouched, because
+//! the recognizer's front end resamples to 8 kHz and finds the word itself
+//! with the same code that prepared the training clips. The VAD only
+//! decides *where* utterances are and how much context comes with them; it
+//! never changes the samples.
+//!
+//! The library never prints; the loops report through a callback and the
+//! `digits listen` command formats.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::audio::{self, AudioError};
+use crate::model::{ModelError, Prediction, Recognizer};
+
+/// Errors from opening a source or running a listening loop.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(
+        "this digits was built without microphone support; rebuild it with \
+         `cargo build --release --features mic` (needs libasound2-dev on Linux), \
+         or listen to a file with --from-wav FILE"
+    )]
+    MicDisabled,
+    #[error(
+        "no input device found; connect a microphone, or pick a device from \
+         `digits listen --list-devices` and pass --device NAME"
+    )]
+    NoInputDevice,
+    #[error("no input device named \"{0}\"; see `digits listen --list-devices`")]
+    DeviceNotFound(String),
+    #[error(
+        "input device \"{0}\" is busy (another program is using it); close that program, \
+         or pick another device from `digits listen --list-devices`"
+    )]
+    DeviceBusy(String),
+    #[error(
+        "cannot open input device \"{name}\": {reason}; pick another with --device NAME \
+         (see `digits listen --list-devices`)"
+    )]
+    DeviceUnavailable { name: String, reason: String },
+    #[error(
+        "input device \"{name}\" cannot record with its default configuration ({reason}); \
+         pick another with --device NAME (see `digits listen --list-devices`)"
+    )]
+    UnsupportedConfig { name: String, reason: String },
+    #[error("cannot list audio devices: {0}")]
+    Devices(String),
+    #[error("the audio stream failed: {0}")]
+    Stream(String),
+    #[error("invalid listen setting: {0}")]
+    Config(String),
+    #[error("writing the results failed: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl ListenError {
+    /// A problem with what the user gave us (file, device, setting) rather
+    /// than a failure of the job itself.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, ListenError::Model(_) | ListenError::Output(_))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ListenError>;
+
+/// What travels over a source's channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Mono samples in [-1, 1] at the source's rate, in order.
+    Audio(Vec<f32>),
+    /// The press-to-talk key (Enter) was pressed.
+    Press,
+    /// The user asked to quit (end of the key input, e.g. Ctrl-D).
+    Quit,
+    /// The source has no more audio (end of a file).
+    End,
+    /// Something went wrong but the stream goes on (e.g. an overrun).
+    Warning(String),
+    /// The stream died; nothing more will arrive.
+    Failed(String),
+}
+
+/// Blocks the channel holds before a capture callback starts dropping
+/// audio: several seconds at any realistic block size, so a drop means the
+/// main thread is stuck, not merely busy with one utterance.
+pub const CHANNEL_BLOCKS: usize = 1024;
+
+/// An audio source: the receiving end of the channel, the rate, and
+/// whatever must stay alive for audio to keep coming (a cpal stream, a
+/// reader thread).
+pub struct Source {
+    rx: Receiver<Event>,
+    tx: SyncSender<Event>,
+    sample_rate: u32,
+    description: String,
+    dropped: Arc<AtomicU64>,
+    // Dropped last: stops the stream once nobody listens any more.
+    _keep_alive: Option<Box<dyn std::any::Any>>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("sample_rate", &self.sample_rate)
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a WAV file is fed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// One block every block length, like a microphone.
+    RealTime,
+    /// As fast as the loop takes them.
+    Fast,
+}
+
+impl Source {
+    /// A source fed by the caller: send [`Event`]s on [`Source::sender`].
+    pub fn channel(sample_rate: u32, description: impl Into<String>) -> Result<Self> {
+        audio::check_spec(sample_rate, 1)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL_BLOCKS);
+        Ok(Self {
+            rx,
+            tx,
+            sample_rate,
+            description: description.into(),
+            dropped: Arc::new(AtomicU64::new(0)),
+            _keep_alive: None,
+        })
+    }
+
+    /// Reads a WAV file and feeds it in `block_ms` blocks from a thread,
+    /// then sends [`Event::End`].
+    pub fn from_wav(path: &Path, pace: Pace, block_ms: f32) -> Result<Self> {
+        let audio = audio::read_wav(path)?;
+        let source = Self::channel(audio.sample_rate, path.display().to_string())?;
+        let tx = source.sender();
+        let block = ((block_ms / 1000.0 * audio.sample_rate as f32).round() as usize).max(1);
+        let block_time = Duration::from_secs_f64(block as f64 / audio.sample_rate as f64);
+        let handle = std::thread::Builder::new()
+            .name("digits-wav-source".into())
+            .spawn(move || {
+                let start = Instant::now();
+                for (i, chunk) in audio.samples.chunks(block).enumerate() {
+                    if pace == Pace::RealTime {
+                        // Sleep to an absolute deadline so the pace does not drift.
+                        let due = start + block_time * i as u32;
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                    // A blocking send is right here (this is not an audio
+                    // callback): it gives --fast back-pressure, and it fails
+                    // once the loop has gone, which ends the thread.
+                    if tx.send(Event::Audio(chunk.to_vec())).is_err() {
+                        return;
+                    }
+                }
+                let _ = tx.send(Event::End);
+            })
+            .map_err(|e| ListenError::Stream(format!("cannot start the WAV reader: {e}")))?;
+        Ok(Self {
+            _keep_alive: Some(Box::new(handle)),
+            ..source
+        })
+    }
+
+    /// Another sender into this source's channel (e.g. for key presses).
+    pub fn sender(&self) -> SyncSender<Event> {
+        self.tx.clone()
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// The file or device name and format, for messages.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Audio blocks a capture callback had to drop because the channel was full.
+    pub fn dropped_blocks(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn recv(&self, timeout: Duration) -> std::result::Result<Event, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout)
+    }
+}
+
+/// Voice-activity-detector settings. Levels are in dB relative to full
+/// scale, measured on 10 ms frames after a gentle high-pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VadConfig {
+    /// Analysis frame length (ms).
+    pub frame_ms: f32,
+    /// A frame starts an utterance this far above the noise floor (dB).
+    pub start_db: f32,
+    /// Inside an utterance, a frame counts as speech this far above the
+    /// floor (dB); lower than `start_db` so word tails are not chopped.
+    pub continue_db: f32,
+    /// The floor is never assumed lower than this (dBFS): below it, a
+    /// whisper of electrical noise would count as speech.
+    pub floor_min_db: f32,
+    /// The floor is the lowest (30 ms-smoothed) level over this window (s).
+    pub floor_window_s: f32,
+    /// This much silence ends an utterance (ms).
+    pub hangover_ms: f32,
+    /// Utterances with less speech than this are clicks (ms).
+    pub min_speech_ms: f32,
+    /// Utterances whose loudest frame is less than this above the floor are
+    /// breaths or rustle (dB).
+    pub min_peak_db: f32,
+    /// Longer than this is not one digit (ms): reported as unrecognised.
+    pub max_ms: f32,
+    /// Context kept before and after the speech (ms), so a weak onset or
+    /// tail below the VAD's thresholds still reaches the recognizer, which
+    /// trims again. This relies on the model having been trained with room
+    /// tone around the words (`train --augment`): the first embedded model,
+    /// trained on FSDD's tightly cut clips only, lost 3 points of digit
+    /// accuracy with 100 ms of context (prompts/listen.md).
+    pub pad_ms: f32,
+    /// High-pass corner for the level measurement only (Hz): hum and
+    /// rumble are not speech.
+    pub highpass_hz: f32,
+}
+
+impl Default for VadConfig {
+    /// frame 10 ms, start +10 dB, continue +6 dB over the floor, floor at
+    /// least −70 dBFS over a 2 s window, hangover 200 ms, speech ≥ 60 ms,
+    /// peak ≥ +15 dB, at most 2.5 s, pad 100 ms, high-pass 120 Hz.
+    fn default() -> Self {
+        Self {
+            frame_ms: 10.0,
+            start_db: 10.0,
+            continue_db: 6.0,
+            floor_min_db: -70.0,
+            floor_window_s: 2.0,
+            hangover_ms: 200.0,
+            min_speech_ms: 60.0,
+            min_peak_db: 15.0,
+            max_ms: 2500.0,
+            pad_ms: 100.0,
+            highpass_hz: 120.0,
+        }
+    }
+}
+
+impl VadConfig {
+    pub fn check(&self) -> Result<()> {
+        let bad = |s: &str| Err(ListenError::Config(s.into()));
+        if !(1.0..=100.0).contains(&self.frame_ms) {
+            return bad("frame_ms must be 1..=100");
+        }
+        if self.continue_db > self.start_db || self.continue_db < 0.0 {
+            return bad("continue_db must be between 0 and start_db");
+        }
+        if self.hangover_ms < self.frame_ms || self.max_ms <= self.min_speech_ms {
+            return bad("need hangover_ms >= frame_ms and max_ms > min_speech_ms");
+        }
+        if self.floor_window_s * 1000.0 < 3.0 * self.frame_ms || self.pad_ms < 0.0 {
+            return bad("floor_window_s too short or pad_ms negative");
+        }
+        Ok(())
+    }
+}
+
+/// One stretch of speech, cut from the stream.
+#[derive(Debug, Clone)]
+pub struct Utterance {
+    /// Mono samples at the source rate: the speech plus up to `pad_ms` of
+    /// context on each side.
+    pub samples: Vec<f32>,
+    /// Stream time (s) of the first and last speech frame's edges (without
+    /// the padding).
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Stream time (s) at which the end was detected (`end_s` + hangover).
+    pub detected_s: f64,
+    /// Wall-clock moment the end was detected.
+    pub detected_at: Instant,
+    /// Cut at `max_ms`: too long to be one digit.
+    pub too_long: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VadState {
+    Idle,
+    Speech,
+    /// After an over-long utterance: ignore sound until a real pause.
+    WaitSilence,
+}
+
+/// The hands-free segmenter: push blocks in, get [`Utterance`]s out.
+#[derive(Debug)]
+pub struct Vad {
+    cfg: VadConfig,
+    rate: u32,
+    frame_len: usize,
+    pad_len: usize,
+    hangover_frames: usize,
+    min_speech_frames: usize,
+    max_len: usize,
+    // Frame assembly.
+    pending: Vec<f32>,
+    frame_start: u64,
+    // Level measurement: one-pole high-pass state.
+    hp_a: f32,
+    hp_x: f32,
+    hp_y: f32,
+    // Noise floor: last 3 frame energies (linear) and the window of their means.
+    last3: [f32; 3],
+    seen_sound: usize,
+    window: VecDeque<f32>,
+    window_len: usize,
+    floor_db: Option<f32>,
+    // Samples just before the current frame (pre-roll).
+    history: VecDeque<f32>,
+    // The utterance being collected.
+    state: VadState,
+    utt: Vec<f32>,
+    utt_first: u64,
+    first_speech: u64,
+    last_speech_end: u64,
+    speech_frames: usize,
+    peak_db: f32,
+    silent_frames: usize,
+    rejected: u64,
+}
+
+impl Vad {
+    pub fn new(cfg: VadConfig, rate: u32) -> Result<Self> {
+        cfg.check()?;
+        audio::check_spec(rate, 1)?;
+        let ms = |v: f32| (v / 1000.0 * rate as f32).round() as usize;
+        let frame_len = ms(cfg.frame_ms).max(1);
+        let frames = |v: f32| (v / cfg.frame_ms).ceil() as usize;
+        let window_len = frames(cfg.floor_window_s * 1000.0);
+        Ok(Self {
+            rate,
+            frame_len,
+            pad_len: ms(cfg.pad_ms),
+            hangover_frames: frames(cfg.hangover_ms),
+            min_speech_frames: frames(cfg.min_speech_ms),
+            max_len: ms(cfg.max_ms),
+            pending: Vec::with_capacity(frame_len),
+            frame_start: 0,
+            hp_a: (-2.0 * std::f32::consts::PI * cfg.highpass_hz / rate as f32).exp(),
+            hp_x: 0.0,
+            hp_y: 0.0,
+            last3: [0.0; 3],
+            seen_sound: 0,
+            window: VecDeque::with_capacity(window_len),
+            window_len,
+            floor_db: None,
+            history: VecDeque::with_capacity(ms(cfg.pad_ms) + frame_len),
+            state: VadState::Idle,
+            utt: Vec::new(),
+            utt_first: 0,
+            first_speech: 0,
+            last_speech_end: 0,
+            speech_frames: 0,
+            peak_db: f32::NEG_INFINITY,
+            silent_frames: 0,
+            rejected: 0,
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &VadConfig {
+        &self.cfg
+    }
+
+    /// The current noise-floor estimate (dBFS), once any sound was heard.
+    pub fn floor_db(&self) -> Option<f32> {
+        self.floor_db
+    }
+
+    /// Stretches of sound thrown away as clicks, breaths or room tone.
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Whether an utterance is being collected right now.
+    pub fn in_speech(&self) -> bool {
+        self.state == VadState::Speech
+    }
+
+    /// Samples pushed so far, as stream time (s).
+    pub fn stream_time(&self) -> f64 {
+        (self.frame_start + self.pending.len() as u64) as f64 / self.rate as f64
+    }
+
+    /// Feeds samples; finished utterances are appended to `out`.
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<Utterance>) {
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (self.frame_len - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.pending.len() == self.frame_len {
+                let frame = std::mem::take(&mut self.pending);
+                self.frame(&frame, out);
+                self.pending = frame;
+                self.pending.clear();
+            }
+        }
+    }
+
+    /// Ends the stream: an utterance still open is finished as if silence
+    /// followed.
+    pub fn flush(&mut self, out: &mut Vec<Utterance>) {
+        if self.state == VadState::Speech {
+            let now = self.frame_start + self.pending.len() as u64;
+            let pending = std::mem::take(&mut self.pending);
+            self.utt.extend_from_slice(&pending);
+            self.finish(now, false, out);
+        }
+        self.state = VadState::Idle;
+    }
+
+    /// Level (dBFS) of one frame after the high-pass, and whether the
+    /// frame is mostly exact zeros (digital silence: a muted or idle
+    /// virtual source, not a room). Updates the filter.
+    fn level(&mut self, frame: &[f32]) -> (f32, bool) {
+        let a = self.hp_a;
+        let mut sum = 0.0f32;
+        let mut zeros = 0;
+        for &x in frame {
+            let y = a * (self.hp_y + x - self.hp_x);
+            self.hp_x = x;
+            self.hp_y = y;
+            sum += y * y;
+            zeros += usize::from(x == 0.0);
+        }
+        (energy_db(sum / frame.len() as f32), 2 * zeros > frame.len())
+    }
+
+    fn frame(&mut self, frame: &[f32], out: &mut Vec<Utterance>) {
+        let start = self.frame_start;
+        let end = start + frame.len() as u64;
+        let (level, digital_silence) = self.level(frame);
+        let floor = self.floor_db;
+        if !digital_silence {
+            self.track_floor(level);
+        }
+        // Until some sound was heard there is nothing to compare against.
+        let Some(floor) = floor else {
+            self.remember(frame);
+            self.frame_start = end;
+            return;
+        };
+        match self.state {
+            VadState::Idle => {
+                if level > floor + self.cfg.start_db {
+                    self.state = VadState::Speech;
+                    self.utt.clear();
+                    self.utt.extend(self.history.iter());
+                    self.utt_first = start - self.history.len() as u64;
+                    self.utt.extend_from_slice(frame);
+                    self.first_speech = start;
+                    self.last_speech_end = end;
+                    self.speech_frames = 1;
+                    self.peak_db = level;
+                    self.silent_frames = 0;
+                } else {
+                    self.remember(frame);
+                }
+            }
+            VadState::Speech => {
+                self.utt.extend_from_slice(frame);
+                if level > floor + self.cfg.continue_db {
+                    self.speech_frames += 1;
+                    self.last_speech_end = end;
+                    self.peak_db = self.peak_db.max(level);
+                    self.silent_frames = 0;
+                } else {
+                    self.silent_frames += 1;
+                }
+                if self.silent_frames >= self.hangover_frames {
+                    self.finish(end, false, out);
+                    self.state = VadState::Idle;
+                } else if (end - self.first_speech) as usize >= self.max_len {
+                    self.finish(end, true, out);
+                    self.state = VadState::WaitSilence;
+                    self.silent_frames = 0;
+                }
+            }
+            VadState::WaitSilence => {
+                self.remember(frame);
+                if level > floor + self.cfg.continue_db {
+                    self.silent_frames = 0;
+                } else {
+                    self.silent_frames += 1;
+                    if self.silent_frames >= self.hangover_frames {
+                        self.state = VadState::Idle;
+                    }
+                }
+            }
+        }
+        self.frame_start = end;
+    }
+
+    /// Keeps the last `pad_len` samples for the next utterance's pre-roll.
+    fn remember(&mut self, frame: &[f32]) {
+        self.history.extend(frame.iter().copied());
+        let excess = self.history.len().saturating_sub(self.pad_len);
+        self.history.drain(..excess);
+    }
+
+    /// Noise floor: the minimum of 30 ms-smoothed energy over the window —
+    /// minimum statistics. The pauses between words keep it at room level
+    /// while someone talks; it follows a falling floor at once and a rising
+    /// one (a fan switched on, or a source that starts with a ramp) within
+    /// the window. It is known after three frames of sound, so one odd frame
+    /// at the start (half silence, half room) cannot set it.
+    fn track_floor(&mut self, level: f32) {
+        let e = db_to_energy(level);
+        self.last3 = [self.last3[1], self.last3[2], e];
+        self.seen_sound += 1;
+        if self.seen_sound < 3 {
+            return;
+        }
+        let smoothed = self.last3.iter().sum::<f32>() / 3.0;
+        if self.window.len() == self.window_len {
+            self.window.pop_front();
+        }
+        self.window.push_back(smoothed);
+        let min = self.window.iter().copied().fold(f32::INFINITY, f32::min);
+        self.floor_db = Some(energy_db(min).max(self.cfg.floor_min_db));
+    }
+
+    /// Closes the utterance at stream position `now` and emits it if it is
+    /// long and loud enough.
+    fn finish(&mut self, now: u64, too_long: bool, out: &mut Vec<Utterance>) {
+        let cut_end = if too_long {
+            now
+        } else {
+            (self.last_speech_end + self.pad_len as u64).min(now)
+        };
+        let len = (cut_end - self.utt_first) as usize;
+        let floor = self.floor_db.unwrap_or(self.cfg.floor_min_db);
+        let loud = self.peak_db >= floor + self.cfg.min_peak_db;
+        let long = self.speech_frames >= self.min_speech_frames;
+        // Keep the tail as pre-roll, so a word that follows soon still gets
+        // its context.
+        self.history.clear();
+        let tail_from = self.utt.len().saturating_sub(self.pad_len);
+        self.history.extend(self.utt[tail_from..].iter().copied());
+        if loud && long {
+            let mut samples = std::mem::take(&mut self.utt);
+            samples.truncate(len.min(samples.len()));
+            out.push(Utterance {
+                samples,
+                start_s: self.first_speech as f64 / self.rate as f64,
+                end_s: self.last_speech_end as f64 / self.rate as f64,
+                detected_s: now as f64 / self.rate as f64,
+                detected_at: Instant::now(),
+                too_long,
+            });
+        } else {
+            self.rejected += 1;
+            self.utt.clear();
+        }
+    }
+}
+
+fn energy_db(e: f32) -> f32 {
+    10.0 * (e + 1e-12).log10()
+}
+
+fn db_to_energy(db: f32) -> f32 {
+    10f32.powf(db / 10.0)
+}
+
+/// Settings of a listening loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenConfig {
+    pub vad: VadConfig,
+    /// Below this confidence a digit is reported as unrecognised (`?`).
+    pub threshold: f32,
+    /// Stop after this many seconds of capture: stream time, or wall clock
+    /// since the first audio block (since the start if none ever comes),
+    /// whichever is first. Devices can take seconds to deliver anything.
+    pub max_seconds: Option<f64>,
+    /// Press-to-talk capture length (s).
+    pub capture_seconds: f64,
+}
+
+impl Default for ListenConfig {
+    /// Default VAD, threshold 0.5, no time limit, 1.5 s captures.
+    fn default() -> Self {
+        Self {
+            vad: VadConfig::default(),
+            threshold: 0.5,
+            max_seconds: None,
+            capture_seconds: 1.5,
+        }
+    }
+}
+
+impl ListenConfig {
+    pub fn check(&self) -> Result<()> {
+        self.vad.check()?;
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err(ListenError::Config(format!(
+                "--threshold {} is not a probability (0..=1)",
+                self.threshold
+            )));
+        }
+        if self.capture_seconds.is_nan()
+            || self.capture_seconds <= 0.0
+            || self.capture_seconds > 60.0
+        {
+            return Err(ListenError::Config(format!(
+                "--seconds {} must be more than 0 and at most 60",
+                self.capture_seconds
+            )));
+        }
+        if let Some(s) = self.max_seconds {
+            if s.is_nan() || s <= 0.0 {
+                return Err(ListenError::Config(format!(
+                    "--max-seconds {s} must be more than 0"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heard {
+    /// `None`: heard something, but not confidently a digit (`?`).
+    pub digit: Option<u8>,
+    /// Probability of the best digit (0 when nothing was classified).
+    pub confidence: f32,
+    /// Stream time (s) of the speech.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Milliseconds from the end of the utterance being detected to this
+    /// answer (the compute the user waits for).
+    pub ms: f64,
+    /// End-of-speech detection delay in stream time (s): hangover plus
+    /// frame rounding (0 in press-to-talk).
+    pub detect_delay_s: f64,
+    /// The full ranking, when a classification ran.
+    pub prediction: Option<Prediction>,
+}
+
+/// Classifies one utterance.
+pub fn classify(
+    recognizer: &mut Recognizer,
+    utterance: &Utterance,
+    rate: u32,
+    threshold: f32,
+) -> Result<Heard> {
+    let prediction = if utterance.too_long {
+        None
+    } else {
+        Some(recognizer.recognize(&utterance.samples, rate)?)
+    };
+    let (digit, confidence) = decide(prediction.as_ref(), threshold);
+    Ok(Heard {
+        digit,
+        confidence,
+        start_s: utterance.start_s,
+        end_s: utterance.end_s,
+        ms: utterance.detected_at.elapsed().as_secs_f64() * 1000.0,
+        detect_delay_s: utterance.detected_s - utterance.end_s,
+        prediction,
+    })
+}
+
+/// What a loop reports as it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// The first audio block arrived this long after the loop started
+    /// (devices can take seconds to start).
+    FirstAudio(Duration),
+    /// Press-to-talk: waiting for the key.
+    Ready,
+    /// Press-to-talk: capturing for up to this many seconds.
+    Capturing(f64),
+    /// A result.
+    Heard(Heard),
+    /// Something the user should know, e.g. an overrun or dropped audio.
+    Warning(String),
+}
+
+/// Why a loop ended normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The source ran out (end of file).
+    EndOfInput,
+    /// `max_seconds` elapsed.
+    MaxSeconds,
+    /// The user quit (end of key input).
+    Quit,
+    /// The stop flag was raised (Ctrl-C).
+    Interrupted,
+}
+
+/// How often a waiting loop looks at the stop flag and the clock. Audio
+/// wakes it far more often; this only bounds the reaction to Ctrl-C when
+/// the source is silent, at a negligible idle cost.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Shared bookkeeping of both loops: the clock, the stop rules, warnings.
+struct Run<'a> {
+    source: &'a Source,
+    cfg: &'a ListenConfig,
+    stop: &'a AtomicBool,
+    started: Instant,
+    received: u64,
+    first_audio: Option<Instant>,
+    dropped_seen: u64,
+}
+
+impl<'a> Run<'a> {
+    fn new(source: &'a Source, cfg: &'a ListenConfig, stop: &'a AtomicBool) -> Result<Self> {
+        cfg.check()?;
+        Ok(Self {
+            source,
+            cfg,
+            stop,
+            started: Instant::now(),
+            received: 0,
+            first_audio: None,
+            dropped_seen: 0,
+        })
+    }
+
+    /// The next event, or why to stop. Audio is counted; stream failures
+    /// become errors.
+    fn next(&mut self, on: &mut impl FnMut(Notice) -> std::io::Result<()>) -> Result<Next> {
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(Next::Stop(Stop::Interrupted));
+            }
+            if let Some(max) = self.cfg.max_seconds {
+                let stream = self.received as f64 / self.source.sample_rate as f64;
+                let since = self.first_audio.unwrap_or(self.started);
+                if since.elapsed().as_secs_f64() >= max || stream >= max {
+                    return Ok(Next::Stop(Stop::MaxSeconds));
+                }
+            }
+            let dropped = self.source.dropped_blocks();
+            if dropped > self.dropped_seen {
+                on(Notice::Warning(format!(
+                    "{} audio blocks dropped: the recogniser fell behind the device",
+                    dropped - self.dropped_seen
+                )))?;
+                self.dropped_seen = dropped;
+            }
+            match self.source.recv(POLL) {
+                Ok(Event::Audio(block)) => {
+                    if self.first_audio.is_none() {
+                        self.first_audio = Some(Instant::now());
+                        on(Notice::FirstAudio(self.started.elapsed()))?;
+                    }
+                    self.received += block.len() as u64;
+                    return Ok(Next::Audio(block));
+                }
+                Ok(Event::Press) => return Ok(Next::Press),
+                Ok(Event::Quit) => return Ok(Next::Stop(Stop::Quit)),
+                Ok(Event::End) | Err(RecvTimeoutError::Disconnected) => {
+                    return Ok(Next::Stop(Stop::EndOfInput))
+                }
+                Ok(Event::Warning(m)) => on(Notice::Warning(m))?,
+                Ok(Event::Failed(m)) => return Err(ListenError::Stream(m)),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+}
+
+enum Next {
+    Audio(Vec<f32>),
+    Press,
+    Stop(Stop),
+}
+
+/// Runs the recognizer once on 100 ms of silence at the source rate, so the
+/// resampler for that rate and the FFT plans are built before the first
+/// word, not while the user waits for it (~4 ms at 44.1 kHz).
+fn warm_up(recognizer: &mut Recognizer, rate: u32) -> Result<()> {
+    let silence = vec![0.0f32; (rate / 10) as usize];
+    recognizer.recognize(&silence, rate)?;
+    Ok(())
+}
+
+/// Hands-free: segments the stream and reports every utterance as soon as
+/// it ends. Returns when the source ends, time is up, the user quits or
+/// `stop` is raised (an utterance still open is finished first, except on
+/// `stop`).
+pub fn run_auto(
+    source: &Source,
+    recognizer: &mut Recognizer,
+    cfg: &ListenConfig,
+    stop: &AtomicBool,
+    mut on: impl FnMut(Notice) -> std::io::Result<()>,
+) -> Result<Stop> {
+    let mut run = Run::new(source, cfg, stop)?;
+    let rate = source.sample_rate();
+    warm_up(recognizer, rate)?;
+    let mut vad = Vad::new(cfg.vad.clone(), rate)?;
+    let mut done = Vec::new();
+    loop {
+        let why = match run.next(&mut on)? {
+            Next::Audio(block) => {
+                vad.push(&block, &mut done);
+                None
+            }
+            Next::Press => None,
+            Next::Stop(why) => {
+                if why != Stop::Interrupted {
+                    vad.flush(&mut done);
+                }
+                Some(why)
+            }
+        };
+        for u in done.drain(..) {
+            on(Notice::Heard(classify(
+                recognizer,
+                &u,
+                rate,
+                cfg.threshold,
+            )?))?;
+        }
+        if let Some(why) = why {
+            return Ok(why);
+        }
+    }
+}
+
+/// Press-to-talk: on each [`Event::Press`], captures `capture_seconds` of
+/// audio (or until the next press, or the end of the source) and
+/// classifies the captured buffer whole. The [`Vad`] runs all along (so it
+/// knows the room's floor) and only gates: a capture in which it finds no
+/// utterance — room tone, the click of the Enter key — reports
+/// `digit: None` without classifying.
+pub fn run_press_to_talk(
+    source: &Source,
+    recognizer: &mut Recognizer,
+    cfg: &ListenConfig,
+    stop: &AtomicBool,
+    mut on: impl FnMut(Notice) -> std::io::Result<()>,
+) -> Result<Stop> {
+    let mut run = Run::new(source, cfg, stop)?;
+    let rate = source.sample_rate();
+    warm_up(recognizer, rate)?;
+    let mut vad = Vad::new(cfg.vad.clone(), rate)?;
+    let mut ignored = Vec::new();
+    let want = (cfg.capture_seconds * rate as f64).round() as usize;
+    let mut capture: Option<Capture> = None;
+    // Quit (end of key input) during a capture lets the capture finish, so
+    // `printf '\n' | digits listen` still classifies one capture.
+    let mut quit_after = false;
+    on(Notice::Ready)?;
+    loop {
+        let mut finish = false;
+        let mut why = None;
+        match run.next(&mut on)? {
+            Next::Audio(block) => match capture.as_mut() {
+                Some(c) => {
+                    let take = (want - c.samples.len()).min(block.len());
+                    vad.push(&block[..take], &mut c.heard);
+                    c.samples.extend_from_slice(&block[..take]);
+                    finish = c.samples.len() >= want;
+                    if finish {
+                        vad.flush(&mut c.heard);
+                    }
+                    vad.push(&block[take..], &mut ignored);
+                }
+                None => vad.push(&block, &mut ignored),
+            },
+            Next::Press => match capture.as_mut() {
+                Some(c) => {
+                    vad.flush(&mut c.heard);
+                    finish = true;
+                }
+                None => {
+                    capture = Some(Capture {
+                        start_s: vad.stream_time(),
+                        samples: Vec::with_capacity(want),
+                        heard: Vec::new(),
+                    });
+                    on(Notice::Capturing(cfg.capture_seconds))?;
+                }
+            },
+            Next::Stop(Stop::Quit) if capture.is_some() => quit_after = true,
+            Next::Stop(w) => {
+                if let Some(c) = capture.as_mut() {
+                    vad.flush(&mut c.heard);
+                    finish = w != Stop::Interrupted;
+                }
+                why = Some(w);
+            }
+        }
+        ignored.clear();
+        if finish {
+            let c = capture.take().expect("finishing a capture");
+            let heard = classify_capture(recognizer, c, rate, cfg.threshold)?;
+            on(Notice::Heard(heard))?;
+            if quit_after {
+                why = why.or(Some(Stop::Quit));
+            }
+            if why.is_none() {
+                on(Notice::Ready)?;
+            }
+        }
+        if let Some(why) = why {
+            return Ok(why);
+        }
+    }
+}
+
+/// A press-to-talk capture in progress.
+struct Capture {
+    start_s: f64,
+    samples: Vec<f32>,
+    /// What the VAD found in it.
+    heard: Vec<Utterance>,
+}
+
+/// Classifies a capture, if the VAD heard speech in it. The times reported
+/// are those of the longest utterance (the capture's when none).
+fn classify_capture(
+    recognizer: &mut Recognizer,
+    capture: Capture,
+    rate: u32,
+    threshold: f32,
+) -> Result<Heard> {
+    let ended = Instant::now();
+    let longest = capture
+        .heard
+        .iter()
+        .max_by(|a, b| (a.end_s - a.start_s).total_cmp(&(b.end_s - b.start_s)));
+    let (start_s, end_s, prediction) = match longest {
+        Some(u) if !capture.samples.is_empty() => (
+            u.start_s,
+            u.end_s,
+            Some(recognizer.recognize(&capture.samples, rate)?),
+        ),
+        _ => (
+            capture.start_s,
+            capture.start_s + capture.samples.len() as f64 / rate as f64,
+            None,
+        ),
+    };
+    let (digit, confidence) = decide(prediction.as_ref(), threshold);
+    Ok(Heard {
+        digit,
+        confidence,
+        start_s,
+        end_s,
+        ms: ended.elapsed().as_secs_f64() * 1000.0,
+        detect_delay_s: 0.0,
+        prediction,
+    })
+}
+
+/// The digit to report (none below `threshold`) and its confidence.
+fn decide(prediction: Option<&Prediction>, threshold: f32) -> (Option<u8>, f32) {
+    match prediction {
+        Some(p) if p.confidence >= threshold => (Some(p.digit), p.confidence),
+        Some(p) => (None, p.confidence),
+        None => (None, 0.0),
+    }
+}
+
+/// An input device, for `--list-devices`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceInfo {
+    /// What to pass to `--device` (cpal's device id, e.g. `alsa:default`).
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// The default input configuration, or why there is none.
+    pub default_config: std::result::Result<String, String>,
+    pub is_default: bool,
+}
+
+/// The input devices of the default host.
+#[cfg(not(feature = "mic"))]
+pub fn list_devices() -> Result<Vec<DeviceInfo>> {
+    Err(ListenError::MicDisabled)
+}
+
+/// Opens an input device (the default one, or the one named) at its own
+/// default configuration.
+#[cfg(not(feature = "mic"))]
+pub fn open_device(_name: Option<&str>) -> Result<Source> {
+    Err(ListenError::MicDisabled)
+}
+
+#[cfg(feature = "mic")]
+pub use mic::{list_devices, open_device};
+
+/// cpal capture. The callback converts, downmixes and sends; everything
+/// else happens on the loop's thread.
+#[cfg(feature = "mic")]
+mod mic {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::mpsc::{SyncSender, TrySendError};
+    use std::sync::Arc;
+
+    use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+    use cpal::{ErrorKind, FromSample, SampleFormat, SizedSample};
+
+    use super::{DeviceInfo, Event, ListenError, Result, Source};
+
+    /// Sends from the real-time callback: never blocks; a full channel
+    /// drops the block and counts it.
+    fn send_nonblocking(tx: &SyncSender<Event>, dropped: &AtomicU64, event: Event) {
+        if let Err(TrySendError::Full(_)) = tx.try_send(event) {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn list_devices() -> Result<Vec<DeviceInfo>> {
+        quiet_alsa();
+        let host = cpal::default_host();
+        let default_id = host
+            .default_input_device()
+            .and_then(|d| d.id().ok())
+            .map(|id| id.to_string());
+        let devices = host
+            .input_devices()
+            .map_err(|e| ListenError::Devices(e.to_string()))?;
+        let mut out = Vec::new();
+        for device in devices {
+            let Ok(id) = device.id().map(|id| id.to_string()) else {
+                continue;
+            };
+            out.push(DeviceInfo {
+                name: device
+                    .description()
+                    .map(|d| d.name().to_string())
+                    .unwrap_or_else(|_| id.clone()),
+                default_config: device
+                    .default_input_config()
+                    .map(|c| {
+                        format!(
+                            "{} Hz, {} ch, {}",
+                            c.sample_rate(),
+                            c.channels(),
+                            c.sample_format()
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+                is_default: default_id.as_deref() == Some(id.as_str()),
+                id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `name` matches a device id (`alsa:default`), the part after the
+    /// host (`default`) or the human-readable name, ignoring case.
+    fn find(host: &cpal::Host, name: &str) -> Result<cpal::Device> {
+        let devices = host
+            .input_devices()
+            .map_err(|e| ListenError::Devices(e.to_string()))?;
+        for device in devices {
+            let Ok(id) = device.id() else { continue };
+            let desc = device.description().map(|d| d.name().to_string());
+            let matches = id.to_string().eq_ignore_ascii_case(name)
+                || id.id().eq_ignore_ascii_case(name)
+                || desc.is_ok_and(|d| d.eq_ignore_ascii_case(name));
+            if matches {
+                return Ok(device);
+            }
+        }
+        Err(ListenError::DeviceNotFound(name.to_string()))
+    }
+
+    fn open_error(name: &str, e: cpal::Error) -> ListenError {
+        // cpal's texts are sentences ("The requested ... disconnected.");
+        // they sit inside ours.
+        let text = e.to_string();
+        let text = text.trim_end_matches('.');
+        let mut chars = text.chars();
+        let reason = match chars.next() {
+            Some(c) => c.to_lowercase().chain(chars).collect(),
+            None => format!("{:?}", e.kind()),
+        };
+        match e.kind() {
+            ErrorKind::DeviceBusy => ListenError::DeviceBusy(name.to_string()),
+            ErrorKind::UnsupportedConfig | ErrorKind::UnsupportedOperation => {
+                ListenError::UnsupportedConfig {
+                    name: name.to_string(),
+                    reason,
+                }
+            }
+            _ => ListenError::DeviceUnavailable {
+                name: name.to_string(),
+                reason,
+            },
+        }
+    }
+
+    pub fn open_device(name: Option<&str>) -> Result<Source> {
+        quiet_alsa();
+        let host = cpal::default_host();
+        let device = match name {
+            Some(n) => find(&host, n)?,
+            None => host
+                .default_input_device()
+                .ok_or(ListenError::NoInputDevice)?,
+        };
+        let label = device
+            .id()
+            .map(|id| id.to_string())
+            .unwrap_or_else(|_| name.unwrap_or("default").to_string());
+        let config = device
+            .default_input_config()
+            .map_err(|e| open_error(&label, e))?;
+        let rate = config.sample_rate();
+        let channels = config.channels() as usize;
+        let format = config.sample_format();
+        if channels == 0 {
+            return Err(ListenError::UnsupportedConfig {
+                name: label,
+                reason: "0 channels".into(),
+            });
+        }
+        let description = format!("{label} ({rate} Hz, {channels} ch, {format})");
+        let source =
+            Source::channel(rate, description).map_err(|e| ListenError::UnsupportedConfig {
+                name: label.clone(),
+                reason: e.to_string(),
+            })?;
+        let tx = source.sender();
+        let dropped = source.dropped.clone();
+        let stream_config: cpal::StreamConfig = config.into();
+        // One arm per sample format, as in cpal's record_wav example: the
+        // callback is monomorphised for the device's native format.
+        macro_rules! build {
+            ($t:ty) => {
+                build_stream::<$t>(&device, stream_config, channels, tx, dropped)
+            };
+        }
+        let stream = match format {
+            SampleFormat::I8 => build!(i8),
+            SampleFormat::I16 => build!(i16),
+            SampleFormat::I24 => build!(cpal::I24),
+            SampleFormat::I32 => build!(i32),
+            SampleFormat::I64 => build!(i64),
+            SampleFormat::U8 => build!(u8),
+            SampleFormat::U16 => build!(u16),
+            SampleFormat::U24 => build!(cpal::U24),
+            SampleFormat::U32 => build!(u32),
+            SampleFormat::U64 => build!(u64),
+            SampleFormat::F32 => build!(f32),
+            SampleFormat::F64 => build!(f64),
+            other => {
+                return Err(ListenError::UnsupportedConfig {
+                    name: label,
+                    reason: format!("sample format {other} is not PCM"),
+                })
+            }
+        }
+        .map_err(|e| open_error(&label, e))?;
+        stream.play().map_err(|e| open_error(&label, e))?;
+        Ok(Source {
+            _keep_alive: Some(Box::new(stream)),
+            ..source
+        })
+    }
+
+    /// alsa-lib prints its own diagnostics to stderr ("ALSA lib pcm.c:2666:
+    /// Unknown PCM default", several lines per failed open) before cpal
+    /// returns an error. Our error line already carries cpal's reason, so
+    /// they are switched off for this thread — the one that enumerates and
+    /// opens devices. The handler receives a `va_list`, which every Linux
+    /// ABI passes as a pointer; it is never read.
+    #[cfg(target_os = "linux")]
+    fn quiet_alsa() {
+        use std::os::raw::{c_char, c_int, c_void};
+        type Handler = unsafe extern "C" fn(
+            *const c_char,
+            c_int,
+            *const c_char,
+            c_int,
+            *const c_char,
+            *mut c_void,
+        );
+        extern "C" {
+            // alsa-lib >= 1.1.6; libasound is linked through cpal's alsa-sys.
+            fn snd_lib_error_set_local(func: Option<Handler>) -> Option<Handler>;
+        }
+        unsafe extern "C" fn ignore(
+            _file: *const c_char,
+            _line: c_int,
+            _func: *const c_char,
+            _err: c_int,
+            _fmt: *const c_char,
+            _args: *mut c_void,
+        ) {
+        }
+        // SAFETY: installs a thread-local handler that does nothing.
+        unsafe {
+            snd_lib_error_set_local(Some(ignore));
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn quiet_alsa() {}
+
+    fn build_stream<T>(
+        device: &cpal::Device,
+        config: cpal::StreamConfig,
+        channels: usize,
+        tx: SyncSender<Event>,
+        dropped: Arc<AtomicU64>,
+    ) -> std::result::Result<cpal::Stream, cpal::Error>
+    where
+        T: SizedSample,
+        f32: FromSample<T>,
+    {
+        let err_tx = tx.clone();
+        let err_dropped = dropped.clone();
+        let on_error = move |err: cpal::Error| {
+            let event = match err.kind() {
+                // The stream goes on after these.
+                ErrorKind::Xrun | ErrorKind::DeviceChanged | ErrorKind::RealtimeDenied => {
+                    Event::Warning(err.to_string())
+                }
+                _ => Event::Failed(err.to_string()),
+            };
+            send_nonblocking(&err_tx, &err_dropped, event);
+        };
+        let inv = 1.0 / channels as f32;
+        device.build_input_stream(
+            config,
+            move |data: &[T], _: &cpal::InputCallbackInfo| {
+                // Convert and downmix only; the allocation is one Vec per
+                // device period. Never blocks: a full channel drops the block.
+                let mono: Vec<f32> = data
+                    .chunks_exact(channels)
+                    .map(|frame| frame.iter().map(|&s| s.to_sample::<f32>()).sum::<f32>() * inv)
+                    .collect();
+                send_nonblocking(&tx, &dropped, Event::Audio(mono));
+            },
+            on_error,
+            None,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u32 = 16_000;
+
+    /// Deterministic low noise (xorshift), amplitude `amp`.
+    fn noise(n: usize, amp: f32, seed: &mut u64) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                ((*seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * amp
+            })
+            .collect()
+    }
+
+    /// A vowel-ish burst: a 200 Hz harmonic tone.
+    fn burst(ms: usize, amp: f32) -> Vec<f32> {
+        let n = ms * RATE as usize / 1000;
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / RATE as f32;
+                amp * ((2.0 * std::f32::consts::PI * 200.0 * t).sin()
+                    + 0.5 * (2.0 * std::f32::consts::PI * 600.0 * t).sin())
+            })
+            .collect()
+    }
+
+    fn mix(base: &mut [f32], at_ms: usize, add: &[f32]) {
+        let at = at_ms * RATE as usize / 1000;
+        for (b, a) in base[at..].iter_mut().zip(add) {
+            *b += a;
+        }
+    }
+
+    fn segment(signal: &[f32], block: usize) -> Vec<Utterance> {
+        let mut vad = Vad::new(VadConfig::default(), RATE).unwrap();
+        let mut out = Vec::new();
+        for c in signal.chunks(block) {
+            vad.push(c, &mut out);
+        }
+        vad.flush(&mut out);
+        out
+    }
+
+    #[test]
+    fn finds_words_separated_by_short_pauses() {
+        let mut seed = 7;
+        let mut x = noise(RATE as usize * 3, 0.002, &mut seed);
+        mix(&mut x, 500, &burst(400, 0.3));
+        mix(&mut x, 1200, &burst(300, 0.2)); // 300 ms pause
+        mix(&mut x, 2000, &burst(200, 0.3));
+        // Block size must not matter.
+        for block in [1, 37, 160, 4096] {
+            let u = segment(&x, block);
+            assert_eq!(u.len(), 3, "block {block}: {u:?}");
+            for (u, (s, e)) in u.iter().zip([(0.5, 0.9), (1.2, 1.5), (2.0, 2.2)]) {
+                assert!((u.start_s - s).abs() < 0.02, "{} vs {s}", u.start_s);
+                assert!((u.end_s - e).abs() < 0.02, "{} vs {e}", u.end_s);
+                // pad_ms of context each side.
+                let len = u.samples.len() as f64 / RATE as f64;
+                assert!((len - (e - s + 0.2)).abs() < 0.02, "len {len}");
+                // End found after the hangover, not later.
+                assert!(u.detected_s - u.end_s <= 0.22, "{}", u.detected_s - u.end_s);
+                assert!(!u.too_long);
+            }
+        }
+    }
+
+    #[test]
+    fn ignores_room_tone_clicks_and_quiet_breaths() {
+        let mut seed = 11;
+        let mut x = noise(RATE as usize * 4, 0.002, &mut seed);
+        mix(&mut x, 1000, &burst(20, 0.5)); // click
+        mix(&mut x, 2000, &noise(400, 0.006, &mut seed)); // breath: +~10 dB
+        let u = segment(&x, 160);
+        assert!(u.is_empty(), "{u:?}");
+    }
+
+    #[test]
+    fn digital_silence_then_room_tone_is_not_speech() {
+        // A virtual source idles at exact zeros before audio starts; the
+        // first frame of room tone may be partly zeros.
+        for offset in [0, 70, 150] {
+            let mut seed = 3;
+            let mut x = vec![0.0; RATE as usize + offset];
+            x.extend(noise(RATE as usize * 2 - offset, 0.003, &mut seed));
+            let at = x.len();
+            x.extend(noise(RATE as usize, 0.003, &mut seed));
+            mix(&mut x, at * 1000 / RATE as usize, &burst(300, 0.3));
+            let u = segment(&x, 480);
+            assert_eq!(u.len(), 1, "offset {offset}: {u:?}");
+            assert!((u[0].start_s - 3.0).abs() < 0.02);
+        }
+    }
+
+    #[test]
+    fn too_long_is_cut_and_flagged() {
+        // Talk without real pauses: 450 ms sounds, 80 ms dips, for 4 s.
+        let mut seed = 5;
+        let mut x = noise(RATE as usize * 7, 0.002, &mut seed);
+        for k in 0..8 {
+            mix(&mut x, 500 + k * 530, &burst(450, 0.3));
+        }
+        let u = segment(&x, 160);
+        assert!(!u.is_empty());
+        assert!(u[0].too_long, "{u:?}");
+        assert!((u[0].start_s - 0.5).abs() < 0.02);
+    }
+
+    #[test]
+    fn a_fan_switched_on_becomes_the_new_floor() {
+        let mut seed = 6;
+        let mut x = noise(RATE as usize, 0.002, &mut seed);
+        x.extend(noise(RATE as usize * 5, 0.01, &mut seed)); // +14 dB, steady
+        let at = x.len();
+        x.extend(noise(RATE as usize, 0.01, &mut seed));
+        mix(&mut x, at * 1000 / RATE as usize + 300, &burst(300, 0.3));
+        let u = segment(&x, 160);
+        assert_eq!(u.len(), 1, "{u:?}");
+        assert!((u[0].start_s - 6.3).abs() < 0.02, "{}", u[0].start_s);
+    }
+
+    /// Runs press-to-talk over `events` sent up front.
+    fn press_to_talk(events: Vec<Event>) -> Vec<Heard> {
+        let source = Source::channel(RATE, "test").unwrap();
+        let tx = source.sender();
+        for e in events {
+            tx.send(e).unwrap();
+        }
+        let mut r = Recognizer::new(crate::model::ModelFile::embedded().unwrap()).unwrap();
+        let mut heard = Vec::new();
+        let stop = AtomicBool::new(false);
+        let why = run_press_to_talk(&source, &mut r, &ListenConfig::default(), &stop, |n| {
+            if let Notice::Heard(h) = n {
+                heard.push(h);
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(why, Stop::EndOfInput);
+        heard
+    }
+
+    #[test]
+    fn press_to_talk_reports_nothing_heard_in_room_tone() {
+        let mut seed = 9;
+        let room = noise(RATE as usize, 0.002, &mut seed);
+        let capture = noise(RATE as usize * 2, 0.002, &mut seed);
+        let heard = press_to_talk(vec![
+            Event::Audio(room),
+            Event::Press,
+            Event::Audio(capture),
+            Event::End,
+        ]);
+        assert_eq!(heard.len(), 1);
+        assert_eq!(heard[0].digit, None);
+        assert!(heard[0].prediction.is_none());
+    }
+
+    #[test]
+    fn press_to_talk_captures_only_after_the_press_and_for_s_seconds() {
+        let mut seed = 10;
+        let mut before = noise(RATE as usize, 0.002, &mut seed);
+        mix(&mut before, 300, &burst(300, 0.3)); // said before Enter: ignored
+        let mut during = noise(RATE as usize * 3, 0.002, &mut seed);
+        mix(&mut during, 400, &burst(300, 0.3)); // inside the 1.5 s capture
+        mix(&mut during, 2000, &burst(300, 0.3)); // after it: ignored
+        let heard = press_to_talk(vec![
+            Event::Audio(before),
+            Event::Press,
+            Event::Audio(during),
+            Event::End,
+        ]);
+        assert_eq!(heard.len(), 1);
+        assert!(heard[0].prediction.is_some());
+        assert!(
+            (heard[0].start_s - 1.4).abs() < 0.03,
+            "{}",
+            heard[0].start_s
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let cfg = ListenConfig {
+            threshold: 1.5,
+            ..ListenConfig::default()
+        };
+        assert!(matches!(cfg.check(), Err(ListenError::Config(_))));
+        let vad = VadConfig {
+            continue_db: 20.0,
+            ..VadConfig::default()
+        };
+        assert!(Vad::new(vad, RATE).is_err());
+    }
+}

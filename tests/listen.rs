@@ -1,0 +1,450 @@
+//! `digits listen` end to end: multi-digit recordings are built at test time
+//! from FSDD's test clips (takes 0-4, never trained on) with pauses, level
+//! changes and seeded room noise, then fed through `--from-wav`, which runs
+//! exactly the loop a microphone does. One test drives a real capture path
+//! (a PulseAudio virtual microphone) and runs only with `DIGITS_PULSE_TEST=1`
+//! (see .ci/pulse-mic.sh).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use crate::util::{digits_cmd, recordings, resample_linear, wav_bytes};
+
+const SPEAKERS: [&str; 6] = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
+const RATE: u32 = 8_000;
+const SEED: u64 = 0x5eed_d161;
+
+/// xorshift64*: small, seeded, good enough for noise and shuffles.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn range(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * self.unit()
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A test clip at 8 kHz, scaled so its loudest 10 ms sits at `peak_db` dBFS
+/// (people speak at different distances from the microphone).
+fn clip(digit: u8, speaker: &str, take: u8, peak_db: f32) -> Vec<f32> {
+    let path = recordings().join(format!("{digit}_{speaker}_{take}.wav"));
+    let audio = digits::audio::read_wav(&path).unwrap();
+    assert_eq!(audio.sample_rate, RATE);
+    let peak = audio
+        .samples
+        .chunks(80)
+        .map(|c| c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32)
+        .fold(0.0f32, f32::max);
+    let gain = (10f32.powf(peak_db / 10.0) / peak).sqrt();
+    audio.samples.iter().map(|x| x * gain).collect()
+}
+
+/// A multi-digit recording: 0.5 s of room, then each clip followed by a
+/// 250-500 ms pause, then 0.5 s of room; white noise at `noise_db` dBFS
+/// (RMS) over everything. Returns the samples at 8 kHz and the truth.
+fn recording(clips: &[(u8, &str, u8)], noise_db: f32, rng: &mut Rng) -> (Vec<f32>, String) {
+    let mut x = vec![0.0f32; RATE as usize / 2];
+    let mut truth = String::new();
+    for &(d, s, t) in clips {
+        x.extend(clip(d, s, t, rng.range(-26.0, -14.0)));
+        let pause = rng.range(0.25, 0.5);
+        x.extend(std::iter::repeat_n(0.0, (pause * RATE as f32) as usize));
+        truth.push(char::from(b'0' + d));
+    }
+    x.extend(std::iter::repeat_n(0.0, RATE as usize / 2));
+    add_noise(&mut x, noise_db, rng);
+    (x, truth)
+}
+
+fn add_noise(x: &mut [f32], db: f32, rng: &mut Rng) {
+    // Uniform noise with the requested RMS: amplitude sqrt(3) * rms.
+    let amp = 3f32.sqrt() * 10f32.powf(db / 20.0);
+    for v in x.iter_mut() {
+        *v += amp * (2.0 * rng.unit() - 1.0);
+    }
+}
+
+/// Writes 16-bit PCM; `stereo` puts the signal on both channels (the right
+/// one 2 dB quieter, as two microphone capsules would).
+fn write_wav(path: &Path, x: &[f32], rate: u32, stereo: bool) {
+    // Clip like a converter would (the writer's integer cast would wrap).
+    let x: Vec<f32> = x.iter().map(|v| v.clamp(-1.0, 1.0)).collect();
+    let bytes = if stereo {
+        let interleaved: Vec<f32> = x.iter().flat_map(|&v| [v, v * 0.8]).collect();
+        wav_bytes(&interleaved, rate, 2, 16, false)
+    } else {
+        wav_bytes(&x, rate, 1, 16, false)
+    };
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Levenshtein distance between two digit strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for j in 1..=b.len() {
+            let cur = row[j];
+            row[j] = (row[j] + 1)
+                .min(row[j - 1] + 1)
+                .min(prev + usize::from(ca != b[j - 1]));
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// All 300 FSDD test clips (takes 0-4), shuffled with the seed.
+fn test_clips(rng: &mut Rng) -> Vec<(u8, &'static str, u8)> {
+    let mut all: Vec<(u8, &str, u8)> = (0..10u8)
+        .flat_map(|d| {
+            SPEAKERS
+                .iter()
+                .flat_map(move |&s| (0..5u8).map(move |t| (d, s, t)))
+        })
+        .collect();
+    for i in (1..all.len()).rev() {
+        all.swap(i, rng.below(i + 1));
+    }
+    all
+}
+
+fn listen_fast(wav: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    digits_cmd()
+        .args(["listen", "--auto", "--fast", "--quiet", "--from-wav"])
+        .arg(wav)
+        .args(extra)
+        .assert()
+}
+
+#[test]
+fn auto_hears_digit_strings_in_multi_digit_recordings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED);
+    let clips = test_clips(&mut rng);
+    let (mut errors, mut digits, mut exact) = (0, 0, 0);
+    let mut report = String::new();
+    // 25 recordings of 12 digits: every test clip once. Room noise from
+    // -65 to -55 dBFS; every eighth recording at 44.1 kHz stereo.
+    for (k, group) in clips.chunks(12).enumerate() {
+        let (x, truth) = recording(group, rng.range(-65.0, -55.0), &mut rng);
+        let path = dir.path().join(format!("digits{k}.wav"));
+        if k % 8 == 7 {
+            write_wav(&path, &resample_linear(&x, RATE, 44_100), 44_100, true);
+        } else {
+            write_wav(&path, &x, RATE, false);
+        }
+        let out = listen_fast(&path, &[]).success();
+        let heard = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+        let heard = heard.trim_end_matches('\n');
+        assert!(!heard.contains('\n'), "one line per run: {heard:?}");
+        let e = edit_distance(&truth, heard);
+        errors += e;
+        digits += truth.len();
+        exact += usize::from(e == 0);
+        report += &format!("{truth} -> {heard} ({e})\n");
+    }
+    let accuracy = 1.0 - errors as f64 / digits as f64;
+    eprintln!("{report}{errors} edits in {digits} digits ({accuracy:.3}), {exact}/25 exact");
+    assert!(
+        accuracy >= 0.95,
+        "per-digit accuracy {accuracy:.3} < 0.95:\n{report}"
+    );
+    assert!(exact >= 13, "only {exact}/25 recordings exact:\n{report}");
+}
+
+#[test]
+fn json_gives_one_object_per_utterance() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 1);
+    let clips = [
+        (4, "george", 0),
+        (1, "theo", 2),
+        (7, "jackson", 1),
+        (2, "lucas", 3),
+    ];
+    let (x, truth) = recording(&clips, -60.0, &mut rng);
+    let path = dir.path().join("four.wav");
+    write_wav(&path, &x, RATE, false);
+    let out = listen_fast(&path, &["--json"]).success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let objects: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(objects.len(), 4, "{stdout}");
+    let mut heard = String::new();
+    let mut last_end = 0.0;
+    for o in &objects {
+        let o = o.as_object().unwrap();
+        let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["confidence", "digit", "end_s", "ms", "start_s"]);
+        let c = o["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c));
+        let (s, e) = (o["start_s"].as_f64().unwrap(), o["end_s"].as_f64().unwrap());
+        assert!(last_end <= s && s < e, "{s} {e}");
+        last_end = e;
+        assert!(o["ms"].as_f64().unwrap() >= 0.0);
+        match &o["digit"] {
+            serde_json::Value::Null => heard.push('?'),
+            d => heard.push(char::from(b'0' + d.as_u64().unwrap() as u8)),
+        }
+    }
+    assert_eq!(heard, truth);
+    // The first word starts after the 0.5 s of room tone.
+    let first = objects[0]["start_s"].as_f64().unwrap();
+    assert!((0.4..0.7).contains(&first), "{first}");
+}
+
+#[test]
+fn low_confidence_prints_a_question_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 2);
+    let (x, _) = recording(&[(3, "nicolas", 0)], -60.0, &mut rng);
+    let path = dir.path().join("one.wav");
+    write_wav(&path, &x, RATE, false);
+    // No digit is that sure of itself.
+    listen_fast(&path, &["--threshold", "1"])
+        .success()
+        .stdout("?\n");
+}
+
+#[test]
+fn room_tone_clicks_and_breaths_print_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 3);
+    let mut x = vec![0.0f32; 5 * RATE as usize];
+    add_noise(&mut x, -55.0, &mut rng);
+    // A 15 ms click at 1 s.
+    for v in &mut x[RATE as usize..RATE as usize + 120] {
+        *v += 0.3;
+    }
+    // A breath at 3 s: 400 ms of noise 8 dB over the room.
+    let breath = 3 * RATE as usize;
+    let mut puff = vec![0.0f32; RATE as usize * 2 / 5];
+    add_noise(&mut puff, -47.0, &mut rng);
+    for (v, p) in x[breath..].iter_mut().zip(&puff) {
+        *v += p;
+    }
+    let path = dir.path().join("room.wav");
+    write_wav(&path, &x, RATE, false);
+    listen_fast(&path, &[]).success().stdout("");
+    listen_fast(&path, &["--json"]).success().stdout("");
+}
+
+#[test]
+fn max_seconds_stops_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 4);
+    let clips = [
+        (5, "theo", 1),
+        (0, "george", 4),
+        (9, "lucas", 2),
+        (6, "yweweler", 3),
+    ];
+    let (mut x, _) = recording(&clips[..1], -60.0, &mut rng);
+    // Pad to 3 s, then the other digits.
+    x.resize(3 * RATE as usize, 0.0);
+    let (tail, _) = recording(&clips[1..], -60.0, &mut rng);
+    x.extend(tail);
+    let path = dir.path().join("late.wav");
+    write_wav(&path, &x, RATE, false);
+    listen_fast(&path, &["--max-seconds", "2.5"])
+        .success()
+        .stdout("5\n");
+}
+
+#[test]
+fn press_to_talk_classifies_one_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 5);
+    let (x, _) = recording(&[(8, "jackson", 2)], -60.0, &mut rng);
+    let path = dir.path().join("eight.wav");
+    write_wav(&path, &x, RATE, false);
+    // Enter once; the capture (2 s) outlasts the file, which ends it.
+    let out = digits_cmd()
+        .args([
+            "listen",
+            "--quiet",
+            "--seconds",
+            "2",
+            "--top",
+            "3",
+            "--from-wav",
+        ])
+        .arg(&path)
+        .write_stdin("\n")
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("8  ("), "{stdout}");
+    assert!(lines[0].ends_with(" ms)"), "{stdout}");
+    assert!(
+        lines[1].starts_with("  8  0.") || lines[1].starts_with("  8  1.00"),
+        "{stdout}"
+    );
+    assert!(lines[1].contains('█'), "{stdout}");
+}
+
+#[test]
+fn missing_wav_is_one_clear_line() {
+    digits_cmd()
+        .args(["listen", "--auto", "--from-wav", "no-such-file.wav"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("digits: cannot read no-such-file.wav")
+                .and(predicate::function(|s: &str| s.lines().count() == 1)),
+        );
+}
+
+#[test]
+fn unknown_device_names_list_devices() {
+    let expected = if cfg!(feature = "mic") {
+        "no input device named \"no-such-device-7\"; see `digits listen --list-devices`"
+    } else {
+        "--features mic"
+    };
+    digits_cmd()
+        .args([
+            "listen",
+            "--auto",
+            "--max-seconds",
+            "1",
+            "--device",
+            "no-such-device-7",
+        ])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(expected));
+}
+
+/// The real capture path: cpal → ALSA → PulseAudio, whose default source is
+/// the monitor of a null sink that `paplay` plays into. Needs the daemon
+/// from .ci/pulse-mic.sh; runs only with DIGITS_PULSE_TEST=1.
+#[test]
+fn pulse_virtual_microphone_hears_digits() {
+    if std::env::var_os("DIGITS_PULSE_TEST").is_none_or(|v| v != "1") {
+        eprintln!("skipped: set DIGITS_PULSE_TEST=1 after `. .ci/pulse-mic.sh` to run");
+        return;
+    }
+    if !cfg!(feature = "mic") {
+        eprintln!("skipped: built without the `mic` feature");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 6);
+    let clips = [
+        (4, "george", 1),
+        (1, "jackson", 0),
+        (7, "theo", 3),
+        (2, "nicolas", 2),
+        (9, "lucas", 4),
+        (0, "yweweler", 0),
+        (5, "george", 2),
+        (3, "theo", 0),
+    ];
+    let (x, truth) = recording(&clips, -60.0, &mut rng);
+    let path = dir.path().join("say.wav");
+    write_wav(&path, &x, RATE, false);
+    let seconds = x.len() as f64 / RATE as f64;
+
+    // Capture stops by itself a few seconds after the playback would end.
+    let max = format!("{:.1}", seconds + 4.0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_digits"))
+        .args(["listen", "--auto", "--json", "--max-seconds", &max])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all += &line;
+            all.push('\n');
+        }
+        all
+    });
+    // The first callback can take seconds: wait for audio before playing,
+    // or the start of the recording would be lost.
+    let start = Instant::now();
+    let mut flowing = false;
+    while start.elapsed() < Duration::from_secs(20) {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) if line.starts_with("audio is flowing") => {
+                flowing = true;
+                break;
+            }
+            Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if !flowing {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "no audio from the default device within 20 s; stderr:\n{}",
+            reader.join().unwrap()
+        );
+    }
+    let played = Command::new("paplay").arg(&path).status().unwrap();
+    assert!(played.success(), "paplay failed: {played}");
+    // --max-seconds ends the listener; the deadline only guards a hang.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("listener did not stop after --max-seconds {max}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(status.success(), "exit {status}; stderr:\n{stderr}");
+    let heard: String = stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["digit"]
+                .as_u64()
+                .map_or('?', |d| char::from(b'0' + d as u8))
+        })
+        .collect();
+    eprintln!("played {truth}, heard {heard}\n{stdout}");
+    assert!(
+        edit_distance(&truth, &heard) <= 1,
+        "played {truth}, heard {heard}; stderr:\n{stderr}"
+    );
+}
