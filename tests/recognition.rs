@@ -163,6 +163,8 @@ fn train_eval_predict_round_trip_through_the_binary() {
             "small.model",
             "--segments",
             "3",
+            "--course-steps",
+            "0",
             "--c",
             "10",
             "-q",

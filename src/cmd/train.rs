@@ -34,11 +34,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainOptions::default().front_end.pooling.segments, value_name = "N")]
     pub segments: usize,
     /// Pooling: the word's time course, resampled to this many steps (0: off)
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = TrainOptions::default().front_end.pooling.course_steps, value_name = "N")]
     pub course_steps: usize,
     /// Pooling: how many values of each frame the time course keeps
     /// (the first N: cepstra, then deltas)
-    #[arg(long, default_value_t = 12, value_name = "N")]
+    #[arg(long, default_value_t = TrainOptions::default().front_end.pooling.course_dims, value_name = "N")]
     pub course_dims: usize,
     /// Project the standardised features onto their first K principal axes
     /// before the SVM (smaller, faster model)

@@ -92,14 +92,18 @@ pub struct FrontEndConfig {
 
 impl FrontEndConfig {
     /// The shipped front end: the user's design plus mean and std over three
-    /// equal segments of the word (360 values), which keeps the order of
-    /// sounds that whole-word statistics forget.
+    /// equal segments of the word and the 12 cepstra at 10 evenly spaced
+    /// points (480 values), which keep the order of sounds that whole-word
+    /// statistics forget.
     pub fn recommended() -> Self {
+        let pooling = PoolingConfig {
+            whole_word: true,
+            segments: 3,
+            course_steps: 10,
+            course_dims: 12,
+        };
         Self {
-            pooling: PoolingConfig {
-                segments: 3,
-                ..PoolingConfig::default()
-            },
+            pooling,
             ..Self::default()
         }
     }

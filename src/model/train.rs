@@ -48,7 +48,8 @@ pub struct TrainOptions {
 
 impl Default for TrainOptions {
     /// The shipped recipe (the embedded model is trained with it): pooling
-    /// over the whole word and three segments, one augmented copy per clip,
+    /// over the whole word, three segments and the time course
+    /// ([`FrontEndConfig::recommended`]), one augmented copy per clip,
     /// PCA to 128 dimensions, C = 10, gamma chosen on validation data.
     /// `prompts/` records the measurements behind each choice.
     fn default() -> Self {
