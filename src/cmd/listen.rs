@@ -9,9 +9,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use digits::listen::{
-    self, Heard, ListenConfig, ListenError, Notice, Pace, Source, Stop, VadConfig,
-};
+use digits::listen::{self, Heard, ListenConfig, Notice, Pace, Source, Stop, VadConfig};
 use digits::model::{ModelFile, Recognizer};
 use serde_json::json;
 
@@ -73,10 +71,9 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         max_seconds: args.max_seconds,
         capture_seconds: args.seconds,
     };
-    cfg.check().map_err(to_anyhow)?;
+    cfg.check()?;
     // The model first: a bad --model should fail before a device is opened.
-    let model =
-        ModelFile::load_or_embedded(args.model.as_deref()).map_err(|e| BadInput(e.to_string()))?;
+    let model = ModelFile::load_or_embedded(args.model.as_deref())?;
     let mut recognizer = Recognizer::new(model)?;
     let source = match &args.from_wav {
         Some(path) => {
@@ -88,8 +85,7 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
             Source::from_wav(path, pace, WAV_BLOCK_MS)
         }
         None => listen::open_device(args.device.as_deref()),
-    }
-    .map_err(to_anyhow)?;
+    }?;
     sigint::install();
 
     let mut out = Printer::new(&args);
@@ -110,7 +106,7 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     };
     // Whatever happened, leave the terminal on a fresh line.
     let closed = out.finish();
-    let stop = stop.map_err(to_anyhow)?;
+    let stop = stop?;
     closed?;
     if stop == Stop::Interrupted {
         return Err(BadInput("interrupted (Ctrl-C)".into()).into());
@@ -118,17 +114,8 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Device and input problems exit 2 (bad input); the rest keep their chain.
-fn to_anyhow(e: ListenError) -> anyhow::Error {
-    if e.is_bad_input() {
-        BadInput(e.to_string()).into()
-    } else {
-        e.into()
-    }
-}
-
 fn list_devices() -> anyhow::Result<ExitCode> {
-    let devices = listen::list_devices().map_err(to_anyhow)?;
+    let devices = listen::list_devices()?;
     let (usable, unusable): (Vec<_>, Vec<_>) =
         devices.into_iter().partition(|d| d.default_config.is_ok());
     let mut stdout = std::io::stdout().lock();

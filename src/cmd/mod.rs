@@ -98,6 +98,8 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
             || e.is::<digits::model::ModelError>()
             || e.is::<digits::features::FeatureError>()
             || e.is::<digits::eval::EvalError>()
+            || e.downcast_ref::<digits::listen::ListenError>()
+                .is_some_and(|l| l.is_bad_input())
     });
     ExitCode::from(if bad_input {
         EXIT_BAD_INPUT

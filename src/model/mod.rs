@@ -396,7 +396,8 @@ impl Recognizer {
         Ok(&self.features)
     }
 
-    /// Classifies the vector last computed by [`Self::features`].
+    /// Classifies the vector last computed by [`Self::features`] (once: the
+    /// vector is standardised in place).
     pub fn classify_features(&mut self) -> Prediction {
         classify(
             &self.model,
