@@ -101,10 +101,13 @@ impl Scaler {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(into = "StoredProjection", try_from = "StoredProjection")]
 pub struct Projection {
-    pub mean: Vec<f32>,
+    mean: Vec<f32>,
     /// `out_dim × in_dim`, row-major.
-    pub weights: Vec<f32>,
-    pub out_dim: usize,
+    weights: Vec<f32>,
+    out_dim: usize,
+    /// `W · mean`, so applying is one vectorised dot product per row
+    /// (derived, not stored).
+    offset: Vec<f32>,
 }
 
 /// The file form of [`Projection`]: `weights[r][j] ≈ q[r][j] · scale[r]`.
@@ -152,15 +155,36 @@ impl TryFrom<StoredProjection> for Projection {
                 .enumerate()
                 .map(|(i, &q)| q as f32 * s.scale[i / d])
                 .collect();
-        Ok(Self {
-            mean: s.mean,
-            weights,
-            out_dim: s.out_dim,
-        })
+        Ok(Self::new(s.mean, weights, s.out_dim))
     }
 }
 
 impl Projection {
+    /// `y = W (x − mean)` with `weights` = W (`out_dim × mean.len()`, row-major).
+    pub fn new(mean: Vec<f32>, weights: Vec<f32>, out_dim: usize) -> Self {
+        let d = mean.len().max(1);
+        let offset = weights
+            .chunks_exact(d)
+            .map(|r| svm::dot(r, &mean))
+            .collect();
+        Self {
+            mean,
+            weights,
+            out_dim,
+            offset,
+        }
+    }
+
+    /// Input dimensions.
+    pub fn in_dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Output dimensions.
+    pub fn out_dim(&self) -> usize {
+        self.out_dim
+    }
+
     /// This projection with its weights rounded as the file stores them.
     pub fn quantized(self) -> Self {
         Self::try_from(StoredProjection::from(self)).expect("a projection always round-trips")
@@ -169,15 +193,12 @@ impl Projection {
     pub fn apply(&self, x: &[f32], out: &mut Vec<f32>) {
         out.clear();
         let d = self.mean.len();
-        for r in self.weights.chunks_exact(d) {
-            out.push(
-                r.iter()
-                    .zip(x)
-                    .zip(&self.mean)
-                    .map(|((w, v), m)| w * (v - m))
-                    .sum(),
-            );
-        }
+        out.extend(
+            self.weights
+                .chunks_exact(d)
+                .zip(&self.offset)
+                .map(|(r, o)| svm::dot(r, x) - o),
+        );
     }
 }
 

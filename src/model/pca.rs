@@ -58,11 +58,7 @@ pub fn fit_pca(x: ArrayView2<f32>, k: usize) -> Projection {
         };
         weights.extend(col.iter().map(|&v| (sign * v) as f32));
     }
-    Projection {
-        mean: mean.iter().map(|&m| m as f32).collect(),
-        weights,
-        out_dim: k,
-    }
+    Projection::new(mean.iter().map(|&m| m as f32).collect(), weights, k)
 }
 
 /// Eigen-decomposition of a symmetric `d × d` matrix (row-major) by cyclic
