@@ -209,17 +209,7 @@ fn recordings() -> PathBuf {
 }
 
 fn clip(name: &str) -> Clip {
-    let a = digits::audio::read_wav(&recordings().join(name)).unwrap();
-    let f = digits::data::parse_fsdd_name(name).unwrap();
-    Clip {
-        samples: a.samples,
-        sample_rate: a.sample_rate,
-        digit: f.digit,
-        speaker: Some(f.speaker),
-        take: Some(f.take),
-        origin: name.to_string(),
-        source_split: None,
-    }
+    digits::data::read_fsdd_clip(&recordings().join(name)).unwrap()
 }
 
 /// The two dataset files, as the hub would serve them.

@@ -59,18 +59,34 @@ pub fn read_folder(dir: &Path) -> Result<Dataset> {
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let mut clips = Vec::with_capacity(named.len());
     for (path, name) in named {
-        let a = audio::read_wav(&path)?;
-        clips.push(Clip {
-            samples: a.samples,
-            sample_rate: a.sample_rate,
-            digit: name.digit,
-            speaker: Some(name.speaker),
-            take: Some(name.take),
-            origin: path.display().to_string(),
-            source_split: None,
-        });
+        clips.push(clip_from(&path, name)?);
     }
     Ok(Dataset { clips })
+}
+
+/// Reads one WAV named in the FSDD layout as a labelled clip.
+pub fn read_fsdd_clip(path: &Path) -> Result<Clip> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(parse_fsdd_name)
+        .ok_or_else(|| DataError::NoClips {
+            path: path.to_path_buf(),
+        })?;
+    clip_from(path, name)
+}
+
+fn clip_from(path: &Path, name: FsddName) -> Result<Clip> {
+    let a = audio::read_wav(path)?;
+    Ok(Clip {
+        samples: a.samples,
+        sample_rate: a.sample_rate,
+        digit: name.digit,
+        speaker: Some(name.speaker),
+        take: Some(name.take),
+        origin: path.display().to_string(),
+        source_split: None,
+    })
 }
 
 #[cfg(test)]

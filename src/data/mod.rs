@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub use self::parquet::{read_parquet, write_parquet, PARQUET_AUDIO_COLUMN, PARQUET_LABEL_COLUMN};
-pub use folder::{parse_fsdd_name, read_folder, FsddName};
+pub use folder::{parse_fsdd_name, read_folder, read_fsdd_clip, FsddName};
 
 /// Takes 0..=4 of every digit and speaker are FSDD's official test set.
 pub const OFFICIAL_TEST_TAKES: std::ops::RangeInclusive<u32> = 0..=4;

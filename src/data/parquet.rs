@@ -498,18 +498,7 @@ mod tests {
     use arrow_array::{Int32Array, Int64Array};
 
     fn fsdd_clip(name: &str) -> Clip {
-        let path = shared_fsdd_dir().join(name);
-        let a = audio::read_wav(&path).unwrap();
-        let f = parse_fsdd_name(name).unwrap();
-        Clip {
-            samples: a.samples,
-            sample_rate: a.sample_rate,
-            digit: f.digit,
-            speaker: Some(f.speaker),
-            take: Some(f.take),
-            origin: path.display().to_string(),
-            source_split: None,
-        }
+        super::super::read_fsdd_clip(&shared_fsdd_dir().join(name)).unwrap()
     }
 
     /// Writes arbitrary columns to a parquet file, for malformed inputs.
