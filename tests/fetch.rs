@@ -205,7 +205,7 @@ fn answer(mut stream: TcpStream, state: &HubState) -> std::io::Result<()> {
 }
 
 fn recordings() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fsdd/recordings")
+    digits::data::shared_fsdd_dir()
 }
 
 fn clip(name: &str) -> Clip {

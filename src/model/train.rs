@@ -16,7 +16,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::calibration::Platt;
 use super::pca::fit_pca;
 use super::svm::{train_ovo, SvmClassifier, SvmParams};
-use super::{classify, ModelError, ModelFile, Projection, Result, Scaler, TrainingMeta};
+use super::{ModelError, ModelFile, Projection, Result, Scaler, TrainingMeta};
 use crate::audio::{Resampler8k, MODEL_RATE};
 use crate::augment::{perturb, AugmentConfig};
 use crate::data::{stratified_indices, Clip, Dataset};
@@ -112,18 +112,8 @@ struct Job {
     copy: Option<usize>,
 }
 
-/// Frames of every clip through one front end, on all cores.
-pub fn extract_frames(
-    config: &FrontEndConfig,
-    clips: &[Clip],
-    progress: &(dyn Fn(TrainEvent) + Sync),
-) -> std::result::Result<Vec<Vec<f32>>, FeatureError> {
-    let jobs: Vec<Job> = (0..clips.len())
-        .map(|clip| Job { clip, copy: None })
-        .collect();
-    run_jobs(config, clips, &jobs, &AugmentConfig::default(), 0, progress)
-}
-
+/// Frames of every job's clip (or perturbed copy) through one front end,
+/// on all cores, in job order.
 fn run_jobs(
     config: &FrontEndConfig,
     clips: &[Clip],
@@ -396,19 +386,4 @@ fn predict_scaled(svm: &SvmClassifier, x: &[f32]) -> u8 {
     (0..10u8)
         .max_by_key(|&c| (d.votes[c as usize], std::cmp::Reverse(c)))
         .expect("ten classes")
-}
-
-/// Classifies a whole dataset with a trained model (features computed with
-/// the model's own front end). Returns one prediction per clip.
-pub fn predict_dataset(model: &ModelFile, data: &Dataset) -> Result<Vec<super::Prediction>> {
-    let frames = extract_frames(&model.front_end, &data.clips, &|_| {})?;
-    let x = pool_all(&model.front_end, &model.cmvn, &frames)?;
-    let (mut projected, mut row) = (Vec::new(), Vec::new());
-    Ok(x.rows()
-        .into_iter()
-        .map(|r| {
-            let mut v = r.to_vec();
-            classify(model, &mut v, &mut projected, &mut row)
-        })
-        .collect())
 }
