@@ -144,6 +144,12 @@ pub struct AugmentConfig {
     pub tilt_prob: f64,
     /// Probability a copy gets 0.1–0.6 s of room tone before and after.
     pub pad_prob: f64,
+    /// Probability a copy is played in a synthetic room (reverberation time
+    /// 0.1–0.5 s).
+    pub reverb_prob: f64,
+    /// Probability a copy goes through a random microphone/loudspeaker
+    /// response (two peaking filters, ±9 dB).
+    pub eq_prob: f64,
 }
 
 impl Default for AugmentConfig {
@@ -156,6 +162,8 @@ impl Default for AugmentConfig {
             snr_db: (0.0, 30.0),
             tilt_prob: 0.5,
             pad_prob: 0.3,
+            reverb_prob: 0.3,
+            eq_prob: 0.3,
         }
     }
 }
@@ -171,10 +179,82 @@ impl AugmentConfig {
             return "none".into();
         }
         format!(
-            "{} copies/clip: VTLP ±{}, speed ±{}, noise p={} at {}..{} dB (white/pink/babble), tilt p={}, room-tone padding p={}",
-            self.copies, self.vtlp, self.speed, self.noise_prob, self.snr_db.0, self.snr_db.1, self.tilt_prob, self.pad_prob
+            "{} copies/clip: VTLP ±{}, speed ±{}, noise p={} at {}..{} dB (white/pink/babble), tilt p={}, room-tone padding p={}, reverb p={}, EQ p={}",
+            self.copies, self.vtlp, self.speed, self.noise_prob, self.snr_db.0, self.snr_db.1, self.tilt_prob, self.pad_prob, self.reverb_prob, self.eq_prob
         )
     }
+}
+
+/// A peaking filter (RBJ cookbook biquad) at `f0` Hz (8 kHz rate) with
+/// `gain_db` and quality `q`: one resonance or notch of a cheap microphone.
+pub fn peaking_eq(x: &mut [f32], f0: f64, gain_db: f64, q: f64) {
+    let a = 10f64.powf(gain_db / 40.0);
+    let w0 = 2.0 * std::f64::consts::PI * f0 / 8000.0;
+    let alpha = w0.sin() / (2.0 * q);
+    let a0 = 1.0 + alpha / a;
+    let b = [
+        (1.0 + alpha * a) / a0,
+        -2.0 * w0.cos() / a0,
+        (1.0 - alpha * a) / a0,
+    ];
+    let fb = [-2.0 * w0.cos() / a0, (1.0 - alpha / a) / a0];
+    let (mut x1, mut x2, mut y1, mut y2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for v in x.iter_mut() {
+        let x0 = *v as f64;
+        let y0 = b[0] * x0 + b[1] * x1 + b[2] * x2 - fb[0] * y1 - fb[1] * y2;
+        (x2, x1, y2, y1) = (x1, x0, y1, y0);
+        *v = y0 as f32;
+    }
+}
+
+/// A synthetic room impulse response at 8 kHz: the direct sound, then after
+/// 2–10 ms an exponentially decaying noise tail reaching −60 dB after `rt60`
+/// seconds, `drr_db` below the direct sound in energy.
+pub fn room_response(rt60: f64, drr_db: f64, rng: &mut impl Rng) -> Vec<f32> {
+    let len = (rt60 * 8000.0) as usize;
+    let delay = rng.gen_range(16..80);
+    let mut h = vec![0.0f32; delay + len];
+    h[0] = 1.0;
+    let decay = -6.9 / (rt60 * 8000.0);
+    for (n, v) in h[delay..].iter_mut().enumerate() {
+        let g: f32 = StandardNormal.sample(rng);
+        *v = g * (decay * n as f64).exp() as f32;
+    }
+    let tail: f64 = h[1..].iter().map(|&v| (v as f64).powi(2)).sum();
+    let scale = (10f64.powf(-drr_db / 10.0) / tail.max(1e-12)).sqrt() as f32;
+    for v in &mut h[1..] {
+        *v *= scale;
+    }
+    h
+}
+
+/// `x` convolved with `h` (FFT), trimmed to `x`'s length plus the tail and
+/// rescaled to `x`'s power.
+pub fn reverberate(x: &[f32], h: &[f32]) -> Vec<f32> {
+    if x.is_empty() || h.is_empty() {
+        return x.to_vec();
+    }
+    let n = (x.len() + h.len() - 1).next_power_of_two();
+    let mut planner = realfft::RealFftPlanner::<f32>::new();
+    let (fwd, inv) = (planner.plan_fft_forward(n), planner.plan_fft_inverse(n));
+    let spectrum = |v: &[f32]| {
+        let mut buf = vec![0.0f32; n];
+        buf[..v.len()].copy_from_slice(v);
+        let mut out = fwd.make_output_vec();
+        fwd.process(&mut buf, &mut out)
+            .expect("sizes from the plan");
+        out
+    };
+    let (sx, sh) = (spectrum(x), spectrum(h));
+    let mut prod: Vec<_> = sx.iter().zip(&sh).map(|(a, b)| a * b).collect();
+    let mut y = vec![0.0f32; n];
+    inv.process(&mut prod, &mut y).expect("sizes from the plan");
+    y.truncate(x.len() + h.len() - 1);
+    let scale = (power(x) / power(&y).max(1e-30)).sqrt() as f32;
+    for v in &mut y {
+        *v *= scale;
+    }
+    y
 }
 
 /// One perturbed copy: new samples (8 kHz) and the filterbank warp to use.
@@ -200,6 +280,21 @@ pub fn perturb(
     };
     if rng.gen_bool(cfg.tilt_prob) {
         tilt(&mut y, rng.gen_range(-0.6..0.9));
+    }
+    if rng.gen_bool(cfg.eq_prob) {
+        for _ in 0..2 {
+            let f0 = rng.gen_range(150.0..3500.0);
+            peaking_eq(
+                &mut y,
+                f0,
+                rng.gen_range(-9.0..9.0),
+                rng.gen_range(0.7..2.5),
+            );
+        }
+    }
+    if rng.gen_bool(cfg.reverb_prob) {
+        let rir = room_response(rng.gen_range(0.1..0.5), rng.gen_range(-3.0..12.0), rng);
+        y = reverberate(&y, &rir);
     }
     let gain = 10f32.powf(rng.gen_range(-12.0..6.0) / 20.0);
     for v in &mut y {
@@ -271,6 +366,48 @@ mod tests {
             let snr = 10.0 * (power(&clean) / power(&resid)).log10();
             assert!((snr - 10.0).abs() < 1e-3, "{kind:?}: {snr}");
         }
+    }
+
+    #[test]
+    fn peaking_filter_has_its_gain_at_its_centre_and_none_far_away() {
+        let sine = |f: f32| -> Vec<f32> {
+            (0..16000)
+                .map(|i| (2.0 * std::f32::consts::PI * f * i as f32 / 8000.0).sin())
+                .collect()
+        };
+        for gain_db in [-9.0, 6.0] {
+            for (f, want) in [(1000.0, gain_db), (3900.0, 0.0)] {
+                let mut y = sine(f);
+                peaking_eq(&mut y, 1000.0, gain_db, 2.0);
+                // Skip the filter's start-up transient.
+                let got = 10.0 * (power(&y[4000..]) / power(&sine(f)[4000..])).log10();
+                assert!(
+                    (got - want).abs() < 0.3,
+                    "{gain_db} dB filter at {f} Hz: {got:.2} dB"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reverberation_keeps_power_and_adds_the_tail() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let h = room_response(0.3, 6.0, &mut rng);
+        let tail: f64 = h[1..].iter().map(|&v| (v as f64).powi(2)).sum();
+        assert!(
+            (10.0 * tail.log10() + 6.0).abs() < 1e-3,
+            "DRR {}",
+            -10.0 * tail.log10()
+        );
+        let x = white(4000, &mut rng);
+        let y = reverberate(&x, &h);
+        assert_eq!(y.len(), x.len() + h.len() - 1);
+        assert!((power(&y) / power(&x) - 1.0).abs() < 1e-4);
+        // The direct path is still there: y correlates with x.
+        let corr: f64 = x.iter().zip(&y).map(|(a, b)| (a * b) as f64).sum::<f64>()
+            / (power(&x) * power(&y[..4000])).sqrt()
+            / 4000.0;
+        assert!(corr > 0.7 && corr < 0.99, "correlation {corr}");
     }
 
     #[test]
