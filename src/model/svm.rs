@@ -297,8 +297,10 @@ impl SvmClassifier {
 #[inline(always)]
 pub(crate) fn exp_in_place(v: &mut [f32]) {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    // Adding and subtracting 1.5·2^23 rounds to the nearest integer.
+    // Adding 1.5·2^23 rounds to the nearest integer, which then sits in the
+    // low mantissa bits (the sum's bits are `ROUND_BITS + n`).
     const ROUND: f32 = 12_582_912.0;
+    const ROUND_BITS: i32 = 0x4B40_0000;
     const C: [f32; 6] = [
         std::f32::consts::LN_2,
         0.240_226_5,
@@ -309,10 +311,14 @@ pub(crate) fn exp_in_place(v: &mut [f32]) {
     ];
     for x in v.iter_mut() {
         let t = (*x * LOG2_E).clamp(-126.0, 0.0);
-        let n = (t + ROUND) - ROUND;
+        let shifted = t + ROUND;
+        let n = shifted - ROUND;
         let f = t - n;
         let p = 1.0 + f * (C[0] + f * (C[1] + f * (C[2] + f * (C[3] + f * (C[4] + f * C[5])))));
-        let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+        // n from the bits rather than `n as i32`, whose saturating
+        // conversion kept this loop from vectorising.
+        let n_int = shifted.to_bits() as i32 - ROUND_BITS;
+        let scale = f32::from_bits(((n_int + 127) as u32) << 23);
         *x = p * scale;
     }
 }
@@ -591,6 +597,32 @@ mod tests {
             flipped += usize::from(winner(&a.votes) != winner(&b.votes));
         }
         assert!(flipped <= n / 100, "{flipped} of {n} predictions changed");
+    }
+
+    #[test]
+    fn fast_exp_keeps_its_values_when_n_comes_from_the_bits() {
+        // The loop as it was before it vectorised: n converted with `as i32`.
+        let old = |x: f32| {
+            const C: [f32; 6] = [
+                std::f32::consts::LN_2,
+                0.240_226_5,
+                0.055_504_11,
+                0.009_618_129,
+                0.001_333_355_8,
+                0.000_154_035_3,
+            ];
+            let t = (x * std::f32::consts::LOG2_E).clamp(-126.0, 0.0);
+            let n = (t + 12_582_912.0) - 12_582_912.0;
+            let f = t - n;
+            let p = 1.0 + f * (C[0] + f * (C[1] + f * (C[2] + f * (C[3] + f * (C[4] + f * C[5])))));
+            p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+        };
+        let xs: Vec<f32> = (0..200_000).map(|i| -(i as f32) * 0.000_5).collect();
+        let mut fast = xs.clone();
+        exp_in_place(&mut fast);
+        for (x, f) in xs.iter().zip(&fast) {
+            assert_eq!(f.to_bits(), old(*x).to_bits(), "exp({x})");
+        }
     }
 
     #[test]
