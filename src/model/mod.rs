@@ -190,15 +190,16 @@ impl Projection {
         Self::try_from(StoredProjection::from(self)).expect("a projection always round-trips")
     }
 
+    /// `out = W x − W·mean`, each row bit for bit `svm::dot(row, x) − offset`
+    /// (training projects its rows with this too, so the trained model does
+    /// not depend on which CPU path ran).
     pub fn apply(&self, x: &[f32], out: &mut Vec<f32>) {
         out.clear();
-        let d = self.mean.len();
-        out.extend(
-            self.weights
-                .chunks_exact(d)
-                .zip(&self.offset)
-                .map(|(r, o)| svm::dot(r, x) - o),
-        );
+        out.resize(self.out_dim, 0.0);
+        svm::mat_vec(&self.weights, self.mean.len(), x, out);
+        for (v, o) in out.iter_mut().zip(&self.offset) {
+            *v -= o;
+        }
     }
 }
 

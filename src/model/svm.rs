@@ -233,61 +233,205 @@ impl SvmClassifier {
     /// Kernel row for `x` into `row` (resized), then every pair's decision.
     pub fn decide(&self, x: &[f32], row: &mut Vec<f32>) -> Decisions {
         debug_assert_eq!(x.len(), self.dim);
-        let n_sv = self.n_support();
-        row.clear();
-        row.resize(n_sv, 0.0);
-        self.kernel_row(x, row);
+        // Every value is overwritten, so a buffer of the right length is
+        // reused as it is.
+        if row.len() != self.n_support() {
+            row.clear();
+            row.resize(self.n_support(), 0.0);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, the only feature `decide_avx2` needs.
+            return unsafe { self.decide_avx2(x, row) };
+        }
+        self.decide_with(x, row, dots4_portable)
+    }
+
+    /// [`Self::decide`] compiled for AVX2 and picked at run time, so one
+    /// portable binary runs at the speed of the CPU it is on. FMA is left
+    /// out on purpose: both paths do the same float operations in the same
+    /// order and so give identical results.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn decide_avx2(&self, x: &[f32], row: &mut [f32]) -> Decisions {
+        self.decide_with(x, row, |x, rows| dots4_avx2(x, rows))
+    }
+
+    #[inline(always)]
+    fn decide_with(
+        &self,
+        x: &[f32],
+        row: &mut [f32],
+        dots4: impl Fn(&[f32], [&[f32]; 4]) -> [f32; 4],
+    ) -> Decisions {
+        self.kernel_row(x, row, &dots4);
+        let cs = &self.class_start;
+        let pairs = &self.pairs[..self.pairs.len().min(N_PAIRS)];
+        // Each pair's decision is a dot product over its positive class's
+        // kernel values plus one over its negative class's. Grouping these
+        // halves by class lets four that share a slice of `row` run together.
+        // `order` lists halves (2·pair + side) class by class.
+        let mut start = [0usize; N_CLASSES + 1];
+        for p in pairs {
+            start[p.pos as usize + 1] += 1;
+            start[p.neg as usize + 1] += 1;
+        }
+        for c in 0..N_CLASSES {
+            start[c + 1] += start[c];
+        }
+        let mut order = [0usize; 2 * N_PAIRS];
+        let mut next = start;
+        for (i, p) in pairs.iter().enumerate() {
+            for (side, class) in [p.pos, p.neg].into_iter().enumerate() {
+                order[next[class as usize]] = 2 * i + side;
+                next[class as usize] += 1;
+            }
+        }
+        let coef = |half: usize| {
+            let p = &pairs[half / 2];
+            let (a, b) = p.coef.split_at(cs[p.pos as usize + 1] - cs[p.pos as usize]);
+            if half.is_multiple_of(2) {
+                a
+            } else {
+                b
+            }
+        };
+        let mut halves = [0.0f32; 2 * N_PAIRS];
+        for c in 0..N_CLASSES {
+            let k = &row[cs[c]..cs[c + 1]];
+            let mut group = order[start[c]..start[c + 1]].chunks_exact(4);
+            for g in group.by_ref() {
+                let d = dots4(k, [coef(g[0]), coef(g[1]), coef(g[2]), coef(g[3])]);
+                for (&h, v) in g.iter().zip(d) {
+                    halves[h] = v;
+                }
+            }
+            for &h in group.remainder() {
+                halves[h] = dot(coef(h), k);
+            }
+        }
         let mut values = [0.0f32; N_PAIRS];
         let mut votes = [0u32; N_CLASSES];
-        for (p, value) in self.pairs.iter().zip(values.iter_mut()) {
-            let (a, b) = (p.pos as usize, p.neg as usize);
-            let ka = &row[self.class_start[a]..self.class_start[a + 1]];
-            let kb = &row[self.class_start[b]..self.class_start[b + 1]];
-            let (ca, cb) = p.coef.split_at(ka.len());
-            let v = dot(ca, ka) + dot(cb, kb) - p.rho;
-            votes[if v >= 0.0 { a } else { b }] += 1;
+        for ((p, value), h) in pairs.iter().zip(&mut values).zip(halves.chunks_exact(2)) {
+            let v = h[0] + h[1] - p.rho;
+            votes[if v >= 0.0 { p.pos } else { p.neg } as usize] += 1;
             *value = v;
         }
         Decisions { values, votes }
     }
-}
 
-impl SvmClassifier {
     /// `row[i] = exp(−γ ‖x − sv_i‖²)`: nearly all of a prediction's time.
-    /// Compiled twice — for the baseline x86-64 (SSE2) and for AVX2 + FMA —
-    /// and picked at run time, so one portable binary runs at the speed of
-    /// the CPU it is on.
-    fn kernel_row(&self, x: &[f32], row: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has the features `kernel_row_avx2` is compiled for.
-            unsafe { self.kernel_row_avx2(x, row) };
-            return;
-        }
-        self.kernel_row_portable(x, row);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn kernel_row_avx2(&self, x: &[f32], row: &mut [f32]) {
-        self.kernel_row_portable(x, row);
-    }
-
     #[inline(always)]
-    fn kernel_row_portable(&self, x: &[f32], row: &mut [f32]) {
+    fn kernel_row(
+        &self,
+        x: &[f32],
+        row: &mut [f32],
+        dots4: impl Fn(&[f32], [&[f32]; 4]) -> [f32; 4],
+    ) {
         let x_sq = dot(x, x);
         let gamma = self.params.gamma as f32;
-        for ((sv, &sv_sq), k) in self
-            .support
-            .chunks_exact(self.dim)
-            .zip(&self.sq_norms)
-            .zip(row.iter_mut())
-        {
-            *k = -gamma * (sv_sq + x_sq - 2.0 * dot(sv, x)).max(0.0);
+        dot_rows(&self.support, self.dim, x, row, dots4);
+        for (k, &sv_sq) in row.iter_mut().zip(&self.sq_norms) {
+            *k = -gamma * (sv_sq + x_sq - 2.0 * *k).max(0.0);
         }
         exp_in_place(row);
     }
+}
+
+/// `out[r] = dot(m[r·dim..(r+1)·dim], x)` for every row of `m`, four rows
+/// at a time with `dots4` ([`dots4_portable`] or [`dots4_avx2`]).
+#[inline(always)]
+fn dot_rows(
+    m: &[f32],
+    dim: usize,
+    x: &[f32],
+    out: &mut [f32],
+    dots4: impl Fn(&[f32], [&[f32]; 4]) -> [f32; 4],
+) {
+    let mut blocks = m.chunks_exact(4 * dim);
+    let mut outs = out.chunks_exact_mut(4);
+    for (block, o) in blocks.by_ref().zip(outs.by_ref()) {
+        let (r01, r23) = block.split_at(2 * dim);
+        let ((r0, r1), (r2, r3)) = (r01.split_at(dim), r23.split_at(dim));
+        o.copy_from_slice(&dots4(x, [r0, r1, r2, r3]));
+    }
+    let rest = blocks.remainder().chunks_exact(dim);
+    for (r, o) in rest.zip(outs.into_remainder()) {
+        *o = dot(r, x);
+    }
+}
+
+/// `[dot(r0, x), dot(r1, x), dot(r2, x), dot(r3, x)]`, each bit for bit what
+/// [`dot`] gives: the same sixteen lane sums, each added to in chunk order,
+/// then summed in lane order, plus the tail.
+#[inline(always)]
+fn dots4_portable(x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+    rows.map(|r| dot(r, x))
+}
+
+/// [`dots4_portable`] with the four rows' lane sums in eight AVX registers:
+/// each 16-value chunk of `x` is loaded once, and the four rows' additions
+/// overlap instead of each waiting on the latency of its own. Multiply then
+/// add (no FMA), lane for lane as [`dot`], so the results are identical.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dots4_avx2(x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    assert!(
+        rows.iter().all(|r| r.len() == x.len()),
+        "dot products of equal lengths"
+    );
+    let full = x.len() / 16 * 16;
+    let mut lo = [_mm256_setzero_ps(); 4];
+    let mut hi = [_mm256_setzero_ps(); 4];
+    for c in (0..full).step_by(16) {
+        // SAFETY: `c + 16 <= full <= x.len() == r.len()` for every row;
+        // unaligned loads have no alignment requirement.
+        unsafe {
+            let xl = _mm256_loadu_ps(x.as_ptr().add(c));
+            let xh = _mm256_loadu_ps(x.as_ptr().add(c + 8));
+            for ((l, h), r) in lo.iter_mut().zip(&mut hi).zip(rows) {
+                let w = r.as_ptr().add(c);
+                *l = _mm256_add_ps(*l, _mm256_mul_ps(_mm256_loadu_ps(w), xl));
+                *h = _mm256_add_ps(*h, _mm256_mul_ps(_mm256_loadu_ps(w.add(8)), xh));
+            }
+        }
+    }
+    std::array::from_fn(|i| {
+        let mut acc = [0.0f32; 16];
+        let (al, ah) = acc.split_at_mut(8);
+        // SAFETY: `al` and `ah` are eight `f32`s each; unaligned stores.
+        unsafe {
+            _mm256_storeu_ps(al.as_mut_ptr(), lo[i]);
+            _mm256_storeu_ps(ah.as_mut_ptr(), hi[i]);
+        }
+        let tail: f32 = rows[i][full..]
+            .iter()
+            .zip(&x[full..])
+            .map(|(w, v)| w * v)
+            .sum();
+        acc.iter().sum::<f32>() + tail
+    })
+}
+
+/// `out[r] = dot(row r of m, x)` for a row-major `m` with `dim` columns
+/// (the projection's matrix-vector product), bit for bit what [`dot`] gives,
+/// with an AVX2 build picked at run time.
+pub(crate) fn mat_vec(m: &[f32], dim: usize, x: &[f32], out: &mut [f32]) {
+    debug_assert!(x.len() == dim && m.len() == out.len() * dim);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, the only feature `mat_vec_avx2` needs.
+        unsafe { mat_vec_avx2(m, dim, x, out) };
+        return;
+    }
+    dot_rows(m, dim, x, out, dots4_portable);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn mat_vec_avx2(m: &[f32], dim: usize, x: &[f32], out: &mut [f32]) {
+    dot_rows(m, dim, x, out, |x, rows| dots4_avx2(x, rows));
 }
 
 /// `v = exp(v)` for `v ≤ 0`, to about 3e-6 relative error, in a loop the
@@ -597,6 +741,63 @@ mod tests {
             flipped += usize::from(winner(&a.votes) != winner(&b.votes));
         }
         assert!(flipped <= n / 100, "{flipped} of {n} predictions changed");
+    }
+
+    /// Random support vectors split over the ten classes, with random pair
+    /// coefficients: enough structure for `decide`, no training needed.
+    fn random_classifier(rng: &mut impl Rng, n_sv: usize, dim: usize) -> SvmClassifier {
+        let support: Vec<f32> = (0..n_sv * dim).map(|_| rng.gen_range(-3.0..3.0)).collect();
+        let class_start: Vec<usize> = (0..=N_CLASSES).map(|c| c * n_sv / N_CLASSES).collect();
+        let size = |c: usize| class_start[c + 1] - class_start[c];
+        let pairs = (0..N_CLASSES)
+            .flat_map(|a| (a + 1..N_CLASSES).map(move |b| (a, b)))
+            .map(|(a, b)| PairMachine {
+                pos: a as u8,
+                neg: b as u8,
+                coef: (0..size(a) + size(b))
+                    .map(|_| rng.gen_range(-10.0..10.0))
+                    .collect(),
+                rho: rng.gen_range(-1.0..1.0),
+            })
+            .collect();
+        let params = SvmParams {
+            c: 10.0,
+            // 1 / (dim · variance), as training picks it.
+            gamma: 1.0 / (dim as f64 * 3.0),
+        };
+        SvmClassifier::assemble(params, dim, support, class_start, pairs)
+    }
+
+    #[test]
+    fn f32_paths_are_identical_to_plain_dot_products() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
+        // Training relies on these values exactly (the trained file must not
+        // depend on the CPU), so compare bits, not tolerances.
+        for (rows, dim) in [(7, 37), (128, 480), (5, 16), (3, 5)] {
+            let m: Vec<f32> = (0..rows * dim).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let x: Vec<f32> = (0..dim).map(|_| rng.gen_range(-4.0..4.0)).collect();
+            let mut out = vec![0.0; rows];
+            mat_vec(&m, dim, &x, &mut out);
+            let want: Vec<f32> = m.chunks_exact(dim).map(|r| dot(r, &x)).collect();
+            assert_eq!(out, want, "{rows} × {dim}");
+        }
+        let fresh = random_classifier(&mut rng, 97, 24);
+        let (mut simd, mut portable) = (Vec::new(), vec![0.0; 97]);
+        for _ in 0..20 {
+            let x: Vec<f32> = (0..24).map(|_| rng.gen_range(-3.0..3.0)).collect();
+            let d = fresh.decide(&x, &mut simd);
+            let e = fresh.decide_with(&x, &mut portable, dots4_portable);
+            assert_eq!(d, e);
+            assert_eq!(simd, portable);
+            // The straightforward per-pair form.
+            for (p, v) in fresh.pairs.iter().zip(&d.values) {
+                let (a, b) = (p.pos as usize, p.neg as usize);
+                let cs = &fresh.class_start;
+                let (ka, kb) = (&simd[cs[a]..cs[a + 1]], &simd[cs[b]..cs[b + 1]]);
+                let (ca, cb) = p.coef.split_at(ka.len());
+                assert_eq!(*v, dot(ca, ka) + dot(cb, kb) - p.rho);
+            }
+        }
     }
 
     #[test]
