@@ -57,13 +57,17 @@ pub struct PairMachine {
 
 /// The compact one-vs-one RBF SVM.
 ///
-/// In memory the support vectors are `f32`; in the model file they are
-/// stored as 8-bit integers with one scale per dimension and the pairwise
-/// coefficients as 16-bit integers with one scale per pair (a quarter of the
-/// size; on standardised features the rounding moves a squared distance by
-/// well under 0.1 % of its typical size). [`SvmClassifier::quantized`] applies
-/// the same rounding in memory, so a freshly trained model and its reloaded
-/// file predict identically.
+/// In the model file the support vectors are stored as 8-bit integers with
+/// one scale per dimension and the pairwise coefficients as 16-bit integers
+/// with one scale per pair (a quarter of the size; on standardised features
+/// the rounding moves a squared distance by well under 0.1 % of its typical
+/// size). [`SvmClassifier::quantized`] applies the same rounding in memory, so
+/// a freshly trained model and its reloaded file predict identically.
+///
+/// A freshly trained model computes its kernel rows in `f32` from `support`
+/// (training relies on those exact values). A quantized or loaded one also
+/// keeps the 8-bit codes and computes kernel rows with integer dot products
+/// (see [`Codes`]): four times less memory to stream and exact arithmetic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(into = "StoredSvm", try_from = "StoredSvm")]
 pub struct SvmClassifier {
@@ -76,7 +80,58 @@ pub struct SvmClassifier {
     pub pairs: Vec<PairMachine>,
     /// ‖sv‖² per support vector, so a kernel row costs one dot product each.
     pub sq_norms: Vec<f32>,
+    /// The file's 8-bit form of `support`, when the model has one.
+    codes: Option<Codes>,
 }
+
+/// Support vectors as the file's 8-bit codes, for integer kernel rows.
+///
+/// `x · sv = Σ_d (x_d · scale_d) · q_d`: the per-dimension scale moves onto
+/// the query, which is rounded once per prediction to 16-bit integers with a
+/// single step; every dot product is then an exact integer sum (8 × 16-bit
+/// products into 32-bit accumulators), so the SIMD and portable paths agree
+/// bit for bit.
+#[derive(Debug, Clone, PartialEq)]
+struct Codes {
+    /// Blocks of [`BLOCK_ROWS`] support vectors, each stored chunk by chunk:
+    /// value `j` of chunk `k` of row `r` of block `b` is at
+    /// `((b·chunks + k)·BLOCK_ROWS + r)·16 + j`. A block's rows are read
+    /// together, so this keeps each step's loads at fixed offsets from one
+    /// pointer. Zero beyond `dim` and in the rows that pad the last block.
+    q: Vec<i8>,
+    /// Dimensions rounded up to whole 16-value chunks.
+    stride: usize,
+    /// Per-dimension step: `support[i][d] = q[i][d] · scale[d]`.
+    scale: Vec<f32>,
+}
+
+/// Support vectors per block of [`Codes`].
+const BLOCK_ROWS: usize = 8;
+
+impl Codes {
+    /// From the file's row-major codes (`n_sv × dim`).
+    fn new(file_q: &[i8], dim: usize, scale: Vec<f32>) -> Self {
+        let stride = dim.next_multiple_of(16);
+        let chunks = stride / 16;
+        let n_sv = file_q.len() / dim;
+        let mut q = vec![0i8; n_sv.div_ceil(BLOCK_ROWS) * BLOCK_ROWS * stride];
+        for (i, row) in file_q.chunks_exact(dim).enumerate() {
+            let (b, r) = (i / BLOCK_ROWS, i % BLOCK_ROWS);
+            for (k, chunk) in row.chunks(16).enumerate() {
+                let at = ((b * chunks + k) * BLOCK_ROWS + r) * 16;
+                q[at..at + chunk.len()].copy_from_slice(chunk);
+            }
+        }
+        Self { q, stride, scale }
+    }
+}
+
+/// Widest input the integer path takes: the rounded query lives in a stack
+/// buffer of this many values, and `MAX_INT_DIM × 127 × 32767 < 2³¹` keeps
+/// every 32-bit sum exact. Wider models use the `f32` path.
+const MAX_INT_DIM: usize = 512;
+/// Largest magnitude of a rounded query value.
+const QUERY_MAX: f32 = i16::MAX as f32;
 
 /// Decision values of every pair, and the votes they cast.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,13 +231,11 @@ impl TryFrom<StoredSvm> for SvmClassifier {
                 .map(|(i, &q)| q as f32 * s.scale[i % s.dim])
                 .collect();
         let pairs = s.pairs.into_iter().map(PairMachine::from).collect();
-        Ok(Self::assemble(
-            s.params,
-            s.dim,
-            support,
-            s.class_start,
-            pairs,
-        ))
+        let mut m = Self::assemble(s.params, s.dim, support, s.class_start, pairs);
+        if s.dim <= MAX_INT_DIM {
+            m.codes = Some(Codes::new(&s.q, s.dim, s.scale));
+        }
+        Ok(m)
     }
 }
 
@@ -218,6 +271,7 @@ impl SvmClassifier {
             class_start,
             pairs,
             sq_norms,
+            codes: None,
         }
     }
 
@@ -244,7 +298,7 @@ impl SvmClassifier {
             // SAFETY: the CPU has AVX2, the only feature `decide_avx2` needs.
             return unsafe { self.decide_avx2(x, row) };
         }
-        self.decide_with(x, row, dots4_portable)
+        self.decide_with(x, row, int_dots_portable, dots4_portable)
     }
 
     /// [`Self::decide`] compiled for AVX2 and picked at run time, so one
@@ -254,7 +308,12 @@ impl SvmClassifier {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn decide_avx2(&self, x: &[f32], row: &mut [f32]) -> Decisions {
-        self.decide_with(x, row, |x, rows| dots4_avx2(x, rows))
+        self.decide_with(
+            x,
+            row,
+            |q, stride, xq, out| int_dots_avx2(q, stride, xq, out),
+            |x, rows| dots4_avx2(x, rows),
+        )
     }
 
     #[inline(always)]
@@ -262,9 +321,10 @@ impl SvmClassifier {
         &self,
         x: &[f32],
         row: &mut [f32],
+        int_dots: impl Fn(&[i8], usize, &[i16], &mut [f32]),
         dots4: impl Fn(&[f32], [&[f32]; 4]) -> [f32; 4],
     ) -> Decisions {
-        self.kernel_row(x, row, &dots4);
+        self.kernel_row(x, row, int_dots, &dots4);
         let cs = &self.class_start;
         let pairs = &self.pairs[..self.pairs.len().min(N_PAIRS)];
         // Each pair's decision is a dot product over its positive class's
@@ -326,15 +386,129 @@ impl SvmClassifier {
         &self,
         x: &[f32],
         row: &mut [f32],
+        int_dots: impl Fn(&[i8], usize, &[i16], &mut [f32]),
         dots4: impl Fn(&[f32], [&[f32]; 4]) -> [f32; 4],
     ) {
         let x_sq = dot(x, x);
         let gamma = self.params.gamma as f32;
-        dot_rows(&self.support, self.dim, x, row, dots4);
-        for (k, &sv_sq) in row.iter_mut().zip(&self.sq_norms) {
-            *k = -gamma * (sv_sq + x_sq - 2.0 * *k).max(0.0);
+        match &self.codes {
+            Some(c) => {
+                let mut xq = [0i16; MAX_INT_DIM];
+                let xq = &mut xq[..c.stride];
+                let step = quantize_query(x, &c.scale, xq);
+                int_dots(&c.q, c.stride, xq, row);
+                let two_step = 2.0 * step;
+                for (k, &sv_sq) in row.iter_mut().zip(&self.sq_norms) {
+                    *k = -gamma * (sv_sq + x_sq - two_step * *k).max(0.0);
+                }
+            }
+            None => {
+                dot_rows(&self.support, self.dim, x, row, dots4);
+                for (k, &sv_sq) in row.iter_mut().zip(&self.sq_norms) {
+                    *k = -gamma * (sv_sq + x_sq - 2.0 * *k).max(0.0);
+                }
+            }
         }
         exp_in_place(row);
+    }
+}
+
+/// Rounds `x_d · scale_d` to integers in ±[`QUERY_MAX`] with one step for
+/// all dimensions, into `out` (zeros beyond `x.len()` are left alone), and
+/// returns the step. The rounding error is at most half a step, 1/65534 of
+/// the largest scaled value.
+fn quantize_query(x: &[f32], scale: &[f32], out: &mut [i16]) -> f32 {
+    let max = x
+        .iter()
+        .zip(scale)
+        .fold(0.0f32, |m, (v, s)| m.max((v * s).abs()));
+    if !(max > 0.0 && max.is_finite()) {
+        // All zero (every dot product is 0) or not a number (nor is the answer).
+        out.fill(0);
+        return if max > 0.0 { max } else { 0.0 };
+    }
+    let step = max / QUERY_MAX;
+    let inv = 1.0 / step;
+    for ((o, v), s) in out.iter_mut().zip(x).zip(scale) {
+        *o = (v * s * inv).round().clamp(-QUERY_MAX, QUERY_MAX) as i16;
+    }
+    step
+}
+
+/// `out[i] = Σ_d q_i[d] · xq[d]` for support vector `i` of the blocked
+/// codes `q` (see [`Codes`]), exactly, as `f32`.
+#[inline(always)]
+fn int_dots_portable(q: &[i8], stride: usize, xq: &[i16], out: &mut [f32]) {
+    let block_len = BLOCK_ROWS * stride;
+    for (block, o) in q.chunks_exact(block_len).zip(out.chunks_mut(BLOCK_ROWS)) {
+        let mut sums = [0i32; BLOCK_ROWS];
+        for (step, x) in block.chunks_exact(BLOCK_ROWS * 16).zip(xq.chunks_exact(16)) {
+            for (s, codes) in sums.iter_mut().zip(step.chunks_exact(16)) {
+                *s += codes
+                    .iter()
+                    .zip(x)
+                    .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                    .sum::<i32>();
+            }
+        }
+        for (o, s) in o.iter_mut().zip(sums) {
+            *o = s as f32;
+        }
+    }
+}
+
+/// [`int_dots_portable`] with AVX2: per block of eight support vectors and
+/// per 16-value chunk, the query chunk is loaded once, each row's codes are
+/// sign-extended to 16 bits and multiplied pairwise into 32-bit lanes
+/// (`vpmaddwd`), and the eight accumulators are reduced together. Integer
+/// sums are exact, so the result is identical to the portable loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn int_dots_avx2(q: &[i8], stride: usize, xq: &[i16], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let block_len = BLOCK_ROWS * stride;
+    assert!(
+        stride.is_multiple_of(16)
+            && xq.len() == stride
+            && q.len() == out.len().div_ceil(BLOCK_ROWS) * block_len
+    );
+    for (block, o) in q.chunks_exact(block_len).zip(out.chunks_mut(BLOCK_ROWS)) {
+        let mut acc = [_mm256_setzero_si256(); BLOCK_ROWS];
+        for (step, x) in block.chunks_exact(BLOCK_ROWS * 16).zip(xq.chunks_exact(16)) {
+            // SAFETY: `x` is 16 `i16`s and `step` is 8 × 16 `i8`s, so every
+            // load below is in bounds; unaligned loads need no alignment.
+            unsafe {
+                let x = _mm256_loadu_si256(x.as_ptr().cast());
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let codes = _mm_loadu_si128(step.as_ptr().add(r * 16).cast());
+                    let v = _mm256_cvtepi8_epi16(codes);
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(v, x));
+                }
+            }
+        }
+        // Horizontal sums of the eight accumulators into one vector, row
+        // order kept: pairwise adds, then the two 128-bit halves.
+        let h01 = _mm256_hadd_epi32(acc[0], acc[1]);
+        let h23 = _mm256_hadd_epi32(acc[2], acc[3]);
+        let h45 = _mm256_hadd_epi32(acc[4], acc[5]);
+        let h67 = _mm256_hadd_epi32(acc[6], acc[7]);
+        let h0123 = _mm256_hadd_epi32(h01, h23);
+        let h4567 = _mm256_hadd_epi32(h45, h67);
+        let sums = _mm256_add_epi32(
+            _mm256_permute2x128_si256::<0x20>(h0123, h4567),
+            _mm256_permute2x128_si256::<0x31>(h0123, h4567),
+        );
+        let sums = _mm256_cvtepi32_ps(sums);
+        if o.len() == BLOCK_ROWS {
+            // SAFETY: `o` is eight `f32`s; unaligned store.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), sums) };
+        } else {
+            // The last block, partly padding.
+            let mut f = [0.0f32; BLOCK_ROWS];
+            // SAFETY: `f` is eight `f32`s; unaligned store.
+            unsafe { _mm256_storeu_ps(f.as_mut_ptr(), sums) };
+            o.copy_from_slice(&f[..o.len()]);
+        }
     }
 }
 
@@ -741,6 +915,22 @@ mod tests {
             flipped += usize::from(winner(&a.votes) != winner(&b.votes));
         }
         assert!(flipped <= n / 100, "{flipped} of {n} predictions changed");
+        // The quantized model runs integer kernel rows; on the very same
+        // (dequantised) vectors in f32 its decisions agree far more closely.
+        let same_vectors = SvmClassifier::assemble(
+            q.params,
+            q.dim,
+            q.support.clone(),
+            q.class_start.clone(),
+            q.pairs.clone(),
+        );
+        for i in 0..n {
+            let a = same_vectors.decide(x.row(i).as_slice().unwrap(), &mut r1);
+            let b = q.decide(x.row(i).as_slice().unwrap(), &mut r2);
+            for (u, v) in a.values.iter().zip(&b.values) {
+                assert!((u - v).abs() < 1e-3, "row {i}: {u} vs {v}");
+            }
+        }
     }
 
     /// Random support vectors split over the ten classes, with random pair
@@ -769,6 +959,45 @@ mod tests {
     }
 
     #[test]
+    fn integer_kernel_row_agrees_with_an_f64_reference() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
+        // Neither a whole number of 16-value chunks nor of 8-row blocks.
+        let (n_sv, dim) = (203, 100);
+        let q = random_classifier(&mut rng, n_sv, dim).quantized();
+        assert!(q.codes.is_some(), "a quantized model runs integer rows");
+        let (mut simd, mut portable) = (Vec::new(), vec![0.0; n_sv]);
+        let mut worst = 0.0f64;
+        for i in 0..200 {
+            // Half the probes sit near a support vector, where the kernel
+            // is close to 1 and ‖x‖² + ‖sv‖² − 2 x·sv cancels most.
+            let x: Vec<f32> = if i % 2 == 0 {
+                (0..dim).map(|_| rng.gen_range(-3.0..3.0)).collect()
+            } else {
+                let sv = &q.support[(i % n_sv) * dim..][..dim];
+                sv.iter().map(|v| v + rng.gen_range(-0.3..0.3)).collect()
+            };
+            let d = q.decide(&x, &mut simd);
+            let e = q.decide_with(&x, &mut portable, int_dots_portable, dots4_portable);
+            assert_eq!(simd, portable, "SIMD and portable rows are identical");
+            assert_eq!(d, e);
+            for (k, sv) in simd.iter().zip(q.support.chunks_exact(dim)) {
+                let d2: f64 = sv
+                    .iter()
+                    .zip(&x)
+                    .map(|(&s, &v)| (s as f64 - v as f64).powi(2))
+                    .sum();
+                let want = (-q.params.gamma * d2).exp();
+                worst = worst.max((*k as f64 - want).abs());
+            }
+        }
+        // Integer sums are exact; the error is the query's rounding (half a
+        // step, 1/65534 of its largest scaled value, per dimension, times
+        // the codes) and the fast exponential's 3e-6. About 1e-5 here, 5e-5
+        // on the embedded model; the f32 path it replaced was within 1e-6.
+        assert!(worst < 5e-5, "kernel values off by {worst}");
+    }
+
+    #[test]
     fn f32_paths_are_identical_to_plain_dot_products() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
         // Training relies on these values exactly (the trained file must not
@@ -782,11 +1011,12 @@ mod tests {
             assert_eq!(out, want, "{rows} × {dim}");
         }
         let fresh = random_classifier(&mut rng, 97, 24);
+        assert!(fresh.codes.is_none(), "a trained model runs f32 rows");
         let (mut simd, mut portable) = (Vec::new(), vec![0.0; 97]);
         for _ in 0..20 {
             let x: Vec<f32> = (0..24).map(|_| rng.gen_range(-3.0..3.0)).collect();
             let d = fresh.decide(&x, &mut simd);
-            let e = fresh.decide_with(&x, &mut portable, dots4_portable);
+            let e = fresh.decide_with(&x, &mut portable, int_dots_portable, dots4_portable);
             assert_eq!(d, e);
             assert_eq!(simd, portable);
             // The straightforward per-pair form.
