@@ -127,8 +127,9 @@ impl Codes {
 }
 
 /// Widest input the integer path takes: the rounded query lives in a stack
-/// buffer of this many values, and `MAX_INT_DIM × 127 × 32767 < 2³¹` keeps
-/// every 32-bit sum exact. Wider models use the `f32` path.
+/// buffer of this many values, and `MAX_INT_DIM × 128 × 32767 < 2³¹` keeps
+/// every 32-bit sum exact (even for a code of −128, which the file format
+/// allows though `quantized` never writes it). Wider models use the `f32` path.
 const MAX_INT_DIM: usize = 512;
 /// Largest magnitude of a rounded query value.
 const QUERY_MAX: f32 = i16::MAX as f32;
@@ -423,9 +424,10 @@ fn quantize_query(x: &[f32], scale: &[f32], out: &mut [i16]) -> f32 {
         .zip(scale)
         .fold(0.0f32, |m, (v, s)| m.max((v * s).abs()));
     if !(max > 0.0 && max.is_finite()) {
-        // All zero (every dot product is 0) or not a number (nor is the answer).
+        // All zero: every dot product is 0. Not finite: so is ‖x‖², which
+        // carries that into the kernel row.
         out.fill(0);
-        return if max > 0.0 { max } else { 0.0 };
+        return 0.0;
     }
     let step = max / QUERY_MAX;
     let inv = 1.0 / step;
