@@ -183,7 +183,9 @@ fn train_eval_predict_round_trip_through_the_binary() {
     );
     let model = ModelFile::load(&dir.path().join("small.model")).unwrap();
     assert_eq!(model.meta.n_train, 200);
-    assert_eq!(model.front_end.feature_dim(), 360);
+    // 39 values a frame (c0 from the loudest frame, c1-c12, their deltas)
+    // × (4 whole-word + 2 × 3 segment statistics).
+    assert_eq!(model.front_end.feature_dim(), 390);
 
     let out = digits_cmd()
         .current_dir(dir.path())

@@ -92,9 +92,11 @@ pub struct FrontEndConfig {
 
 impl FrontEndConfig {
     /// The shipped front end: the user's design plus mean and std over three
-    /// equal segments of the word and the 12 cepstra at 10 evenly spaced
-    /// points (480 values), which keep the order of sounds that whole-word
-    /// statistics forget.
+    /// equal segments of the word and the first 12 frame values at 10 evenly
+    /// spaced points (480 values), which keep the order of sounds that
+    /// whole-word statistics forget. c0 is kept, measured from the word's
+    /// loudest frame: the loudness contour (the closure in "six", the voiced
+    /// run of "seven") without the recording level.
     pub fn recommended() -> Self {
         let pooling = PoolingConfig {
             whole_word: true,
@@ -102,7 +104,13 @@ impl FrontEndConfig {
             course_steps: 10,
             course_dims: 12,
         };
+        let mfcc = MfccConfig {
+            drop_c0: false,
+            c0_relative: true,
+            ..MfccConfig::default()
+        };
         Self {
+            mfcc,
             pooling,
             ..Self::default()
         }

@@ -121,6 +121,35 @@ fn gain_does_not_change_features() {
 }
 
 #[test]
+fn relative_c0_keeps_the_loudness_contour_but_not_the_level() {
+    let a = clip("6_george_1.wav");
+    let quiet: Vec<f32> = a.samples.iter().map(|x| x * 0.1).collect();
+    let diff = |c0_relative: bool| {
+        let mut cfg = FrontEndConfig::recommended();
+        cfg.mfcc.drop_c0 = false;
+        cfg.mfcc.c0_relative = c0_relative;
+        let mut fe = FrontEnd::new(&cfg, Cmvn::identity(cfg.mfcc.frame_dim())).unwrap();
+        let (mut v1, mut v2) = (Vec::new(), Vec::new());
+        fe.features(&a.samples, 8000, &mut v1).unwrap();
+        fe.features(&quiet, 8000, &mut v2).unwrap();
+        // Whole-word mean of c0 is value 0; its std is value `frame_dim`.
+        let std_c0 = v1[cfg.mfcc.frame_dim()];
+        let err = v1
+            .iter()
+            .zip(&v2)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        (err, std_c0)
+    };
+    let (absolute, _) = diff(false);
+    let (relative, std_c0) = diff(true);
+    // 20 dB quieter lowers every log-mel value by 20 dB: absolute c0 shifts by √40 × 20.
+    assert!(absolute > 10.0, "absolute c0 moved only {absolute}");
+    assert!(relative < 1e-2, "relative c0 moved {relative}");
+    assert!(std_c0 > 5.0, "c0 contour std {std_c0}: loudness shape lost");
+}
+
+#[test]
 fn empty_input_is_an_error() {
     let mut fe = front_end();
     let err = fe.features(&[], 8000, &mut Vec::new()).unwrap_err();

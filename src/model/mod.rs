@@ -24,7 +24,7 @@ use crate::features::{Cmvn, FeatureError, FrontEnd, FrontEndConfig};
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"DIGITSMD";
 /// Bumped whenever the stored layout changes; older files are refused.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The model built into the binary (trained by `digits train` on FSDD's
 /// official training split; see models/README.md).
