@@ -13,6 +13,7 @@
 pub mod audio;
 pub mod augment;
 pub mod data;
+mod dot;
 pub mod eval;
 pub mod features;
 pub mod fetch;

@@ -398,24 +398,10 @@ fn power_to_db(v: &mut [f32]) {
     }
 }
 
-/// Dot product with eight independent sums, so it vectorises without
-/// fast-math (the DCT's 40-term rows were a serial chain of adds).
+/// Eight running sums: the DCT's 40-term rows vectorise.
 #[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    crate::dot::dot_lanes::<8>(a, b)
 }
 
 /// Fills the Δ and ΔΔ blocks of each frame from its cepstra, with librosa's

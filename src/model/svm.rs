@@ -643,25 +643,10 @@ pub(crate) fn exp_in_place(v: &mut [f32]) {
     }
 }
 
+/// Sixteen running sums: two AVX or four SSE registers.
 #[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Sixteen independent accumulators let the compiler vectorise without
-    // fast-math (two AVX or four SSE registers).
-    let mut acc = [0.0f32; 16];
-    let ca = a.chunks_exact(16);
-    let cb = b.chunks_exact(16);
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..16 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    crate::dot::dot_lanes::<16>(a, b)
 }
 
 /// Trains one-vs-one machines with linfa-svm on scaled features `x` with
