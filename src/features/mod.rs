@@ -93,7 +93,7 @@ pub struct FrontEndConfig {
 impl FrontEndConfig {
     /// The shipped front end: the user's design plus mean and std over three
     /// equal segments of the word and the first 12 frame values at 10 evenly
-    /// spaced points (480 values), which keep the order of sounds that
+    /// spaced points (510 values), which keep the order of sounds that
     /// whole-word statistics forget. c0 is kept, measured from the word's
     /// loudest frame: the loudness contour (the closure in "six", the voiced
     /// run of "seven") without the recording level.

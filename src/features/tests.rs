@@ -157,6 +157,15 @@ fn empty_input_is_an_error() {
 }
 
 #[test]
+fn recommended_front_end_makes_510_values() {
+    // 39 per frame (relative c0, c1-c12, Δ, ΔΔ): 156 whole-word, 234 over
+    // three segments, 12 values at 10 steps.
+    let cfg = FrontEndConfig::recommended();
+    assert_eq!(cfg.mfcc.frame_dim(), 39);
+    assert_eq!(cfg.feature_dim(), 156 + 234 + 120);
+}
+
+#[test]
 fn pooling_dims_add_up() {
     let p = PoolingConfig {
         whole_word: true,
