@@ -208,7 +208,7 @@ fn official(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<R
     let mut s = String::new();
     writeln!(
         s,
-        "model: {name} ({} support vectors, {:.1} KB)",
+        "model: {name} ({} support vectors, {size} bytes = {:.1} KiB)",
         model.svm.n_support(),
         size as f64 / 1024.0
     )?;
