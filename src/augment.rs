@@ -5,8 +5,9 @@
 //! a given SNR relative to the clip's own power — used both by `train
 //! --augment` and by `eval --snr` — and the perturbations: speed, vocal-tract
 //! length (a warped mel filterbank, applied by the front end's extractor),
-//! channel tilt, gain, and leading/trailing room tone that the endpoint
-//! detector must remove. Everything is driven by one seeded RNG, so a run is
+//! pitch (a formant-preserving shift, for the higher voices FSDD's six men
+//! lack), channel tilt, room and microphone responses, gain, and
+//! leading/trailing room tone that the endpoint detector must remove. Everything is driven by one seeded RNG, so a run is
 //! reproducible.
 
 use rand::Rng;
@@ -128,6 +129,155 @@ pub fn tilt(x: &mut [f32], b: f32) {
     }
 }
 
+/// Hop of the pitch tracker and of unvoiced grains (10 ms at 8 kHz).
+const PITCH_HOP: usize = 80;
+/// Pitch periods the tracker considers: 400 Hz down to 60 Hz at 8 kHz.
+const MIN_PERIOD: usize = 20;
+const MAX_PERIOD: usize = 133;
+
+/// The pitch period (samples) of each [`PITCH_HOP`] of `x`, `None` where
+/// the hop is unvoiced: the lag of the highest normalised autocorrelation
+/// over a 40 ms window, taking the shortest lag within 10 % of the best so
+/// that a multiple of the period is not mistaken for it.
+fn pitch_periods(x: &[f32]) -> Vec<Option<usize>> {
+    const WIN: usize = 320;
+    let hops = x.len().div_ceil(PITCH_HOP);
+    let loudest = (0..hops)
+        .map(|h| power(&x[h * PITCH_HOP..((h + 1) * PITCH_HOP).min(x.len())]))
+        .fold(0.0f64, f64::max);
+    let mut ncc = vec![0.0f64; MAX_PERIOD + 2];
+    (0..hops)
+        .map(|h| {
+            let centre = h * PITCH_HOP + PITCH_HOP / 2;
+            let start = centre.saturating_sub(WIN / 2);
+            let end = (start + WIN).min(x.len());
+            if end < start + 2 * MAX_PERIOD + 2 {
+                return None;
+            }
+            let w = &x[start..end];
+            // Quiet hops are room tone, whatever their periodicity.
+            if power(&w[WIN / 2 - PITCH_HOP / 2..(WIN / 2 + PITCH_HOP / 2).min(w.len())])
+                < loudest * 1e-3
+            {
+                return None;
+            }
+            let n = w.len() - MAX_PERIOD - 1;
+            let e0: f64 = w[..n].iter().map(|&v| (v as f64).powi(2)).sum();
+            for lag in MIN_PERIOD - 1..=MAX_PERIOD + 1 {
+                let (a, b) = (&w[..n], &w[lag..lag + n]);
+                let (mut xy, mut yy) = (0.0f32, 0.0f32);
+                for (u, v) in a.iter().zip(b) {
+                    xy += u * v;
+                    yy += v * v;
+                }
+                ncc[lag] = xy as f64 / (e0 * yy as f64).sqrt().max(1e-20);
+            }
+            let best = ncc[MIN_PERIOD..=MAX_PERIOD]
+                .iter()
+                .cloned()
+                .fold(f64::MIN, f64::max);
+            if best < 0.5 {
+                return None;
+            }
+            (MIN_PERIOD..=MAX_PERIOD)
+                .find(|&l| ncc[l] >= 0.9 * best && ncc[l] >= ncc[l - 1] && ncc[l] >= ncc[l + 1])
+        })
+        .collect()
+}
+
+/// Formant-preserving pitch shift (TD-PSOLA): the voice's pitch is
+/// multiplied by `factor` while its spectral envelope and the clip's length
+/// stay. FSDD has six male voices; this is what teaches the model higher
+/// (and lower) ones without also moving the vocal tract, which VTLP does
+/// separately. Unvoiced stretches are copied as they are.
+pub fn pitch_shift(x: &[f32], factor: f64) -> Vec<f32> {
+    if x.len() < 2 * MAX_PERIOD + 2 || !(0.5..=2.5).contains(&factor) {
+        return x.to_vec();
+    }
+    let periods = pitch_periods(x);
+    let period_at = |i: usize| periods[(i / PITCH_HOP).min(periods.len() - 1)];
+    // Analysis marks: in voiced runs one per period, each moved to the
+    // largest sample near where the period predicts it (so every grain is
+    // centred on the same point of its glottal cycle); elsewhere one per half hop.
+    let mut marks: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < x.len() {
+        match period_at(i) {
+            Some(p) => {
+                let (lo, hi) = (i.saturating_sub(p / 4), (i + p / 4 + 1).min(x.len()));
+                let at = lo + argmax(&x[lo..hi]);
+                let at = if marks.last().is_some_and(|m| m.0 >= at) {
+                    i
+                } else {
+                    at
+                };
+                marks.push((at, p));
+                i = at + p;
+            }
+            None => {
+                marks.push((i, PITCH_HOP / 2));
+                i += PITCH_HOP / 2;
+            }
+        }
+    }
+    // Synthesis: Hann grains two periods long, cut around the analysis mark
+    // nearest each synthesis mark, laid down one new period apart.
+    // Dividing by the summed windows keeps the level whether grains overlap
+    // more (higher pitch) or less.
+    let mut y = vec![0.0f32; x.len()];
+    let mut weight = vec![0.0f32; x.len()];
+    let mut t = marks[0].0 as f64;
+    while (t as usize) < x.len() {
+        let ti = t as usize;
+        let k = marks.partition_point(|m| m.0 < ti);
+        let (m, half) = match (k.checked_sub(1).map(|j| marks[j]), marks.get(k)) {
+            (Some(a), Some(b)) => {
+                if ti - a.0 <= b.0 - ti {
+                    a
+                } else {
+                    *b
+                }
+            }
+            (Some(a), None) => a,
+            (None, Some(b)) => *b,
+            (None, None) => break,
+        };
+        for j in 0..2 * half + 1 {
+            let w = 0.5 - 0.5 * (std::f32::consts::TAU * j as f32 / (2 * half + 1) as f32).cos();
+            let (src, dst) = (
+                (m + j) as isize - half as isize,
+                (ti + j) as isize - half as isize,
+            );
+            if src < 0 || dst < 0 || src as usize >= x.len() || dst as usize >= x.len() {
+                continue;
+            }
+            y[dst as usize] += w * x[src as usize];
+            weight[dst as usize] += w;
+        }
+        t += match period_at(ti) {
+            Some(p) => p as f64 / factor,
+            None => (PITCH_HOP / 2) as f64,
+        };
+    }
+    for (v, w) in y.iter_mut().zip(&weight) {
+        if *w > 1e-3 {
+            *v /= w;
+        }
+    }
+    let scale = (power(x) / power(&y).max(1e-30)).sqrt() as f32;
+    for v in &mut y {
+        *v *= scale;
+    }
+    y
+}
+
+fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold((0, f32::MIN), |b, (i, &x)| if x > b.1 { (i, x) } else { b })
+        .0
+}
+
 /// What `train --augment` adds per training clip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AugmentConfig {
@@ -150,6 +300,21 @@ pub struct AugmentConfig {
     /// Probability a copy goes through a random microphone/loudspeaker
     /// response (two peaking filters, ±9 dB).
     pub eq_prob: f64,
+    /// Further copies per clip in a higher voice (women's, children's):
+    /// a shorter vocal tract (filterbank warp drawn from `higher_warp`)
+    /// and a higher pitch (`higher_pitch` semitones, formants kept).
+    pub higher_voices: usize,
+    pub higher_warp: (f64, f64),
+    pub higher_pitch: (f64, f64),
+}
+
+/// Which voice a perturbed copy speaks in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Voice {
+    /// The speaker's own, nudged: VTLP within `1 ± vtlp`.
+    Near,
+    /// A higher voice: see [`AugmentConfig::higher_voices`].
+    Higher,
 }
 
 impl Default for AugmentConfig {
@@ -164,13 +329,26 @@ impl Default for AugmentConfig {
             pad_prob: 0.3,
             reverb_prob: 0.3,
             eq_prob: 0.3,
+            higher_voices: 0,
+            higher_warp: (1.04, 1.25),
+            higher_pitch: (2.0, 10.0),
         }
     }
 }
 
 impl AugmentConfig {
     pub fn is_enabled(&self) -> bool {
-        self.copies > 0
+        self.copies + self.higher_voices > 0
+    }
+
+    /// The voice of copy `k` of a clip: the near copies first, then the
+    /// higher voices.
+    pub fn voice_of_copy(&self, k: usize) -> Voice {
+        if k < self.copies {
+            Voice::Near
+        } else {
+            Voice::Higher
+        }
     }
 
     /// One-line summary for the model metadata.
@@ -179,8 +357,9 @@ impl AugmentConfig {
             return "none".into();
         }
         format!(
-            "{} copies/clip: VTLP ±{}, speed ±{}, noise p={} at {}..{} dB (white/pink/babble), tilt p={}, room-tone padding p={}, reverb p={}, EQ p={}",
-            self.copies, self.vtlp, self.speed, self.noise_prob, self.snr_db.0, self.snr_db.1, self.tilt_prob, self.pad_prob, self.reverb_prob, self.eq_prob
+            "{} copies/clip: VTLP ±{}, speed ±{}, noise p={} at {}..{} dB (white/pink/babble), tilt p={}, room-tone padding p={}, reverb p={}, EQ p={}; {} higher-voice copies/clip: VTLP {}..{}, pitch +{}..+{} semitones",
+            self.copies, self.vtlp, self.speed, self.noise_prob, self.snr_db.0, self.snr_db.1, self.tilt_prob, self.pad_prob, self.reverb_prob, self.eq_prob,
+            self.higher_voices, self.higher_warp.0, self.higher_warp.1, self.higher_pitch.0, self.higher_pitch.1
         )
     }
 }
@@ -268,16 +447,26 @@ pub struct Perturbed {
 /// other speakers.
 pub fn perturb(
     cfg: &AugmentConfig,
+    voice: Voice,
     x: &[f32],
     babble_sources: &[&[f32]],
     rng: &mut impl Rng,
 ) -> Perturbed {
-    let warp = 1.0 + rng.gen_range(-cfg.vtlp..=cfg.vtlp);
+    let (warp, pitch) = match voice {
+        Voice::Near => (1.0 + rng.gen_range(-cfg.vtlp..=cfg.vtlp), None),
+        Voice::Higher => (
+            rng.gen_range(cfg.higher_warp.0..=cfg.higher_warp.1),
+            Some(rng.gen_range(cfg.higher_pitch.0..=cfg.higher_pitch.1)),
+        ),
+    };
     let mut y = if cfg.speed > 0.0 {
         speed(x, 1.0 + rng.gen_range(-cfg.speed..=cfg.speed))
     } else {
         x.to_vec()
     };
+    if let Some(semitones) = pitch {
+        y = pitch_shift(&y, 2f64.powf(semitones / 12.0));
+    }
     if rng.gen_bool(cfg.tilt_prob) {
         tilt(&mut y, rng.gen_range(-0.6..0.9));
     }
@@ -408,6 +597,113 @@ mod tests {
             / (power(&x) * power(&y[..4000])).sqrt()
             / 4000.0;
         assert!(corr > 0.7 && corr < 0.99, "correlation {corr}");
+    }
+
+    /// 0.1 s of silence, then 0.5 s of a vowel: a glottal pulse train at
+    /// `f0` Hz through two resonances (700 and 1,200 Hz), then 0.1 s of silence.
+    fn vowel(f0: f64) -> Vec<f32> {
+        let mut x = vec![0.0f32; 6400];
+        let period = 8000.0 / f0;
+        let mut t = 800.0;
+        while t < 4800.0 {
+            x[t as usize] = 1.0;
+            t += period;
+        }
+        for (f, bw) in [(700.0, 80.0), (1200.0, 100.0)] {
+            let r = (-std::f64::consts::PI * bw / 8000.0).exp();
+            let c = 2.0 * r * (std::f64::consts::TAU * f / 8000.0).cos();
+            let (mut y1, mut y2) = (0.0f64, 0.0f64);
+            for v in x.iter_mut() {
+                let y0 = *v as f64 + c * y1 - r * r * y2;
+                (y2, y1) = (y1, y0);
+                *v = y0 as f32;
+            }
+        }
+        x
+    }
+
+    /// F0 of the middle of a clip by plain autocorrelation (independent of
+    /// `pitch_periods`).
+    fn f0_of(x: &[f32]) -> f64 {
+        let w = &x[2000..3600];
+        let ac = |lag: usize| -> f64 {
+            w[..w.len() - lag]
+                .iter()
+                .zip(&w[lag..])
+                .map(|(a, b)| (a * b) as f64)
+                .sum()
+        };
+        let lag = (16..140).max_by(|&a, &b| ac(a).total_cmp(&ac(b))).unwrap();
+        8000.0 / lag as f64
+    }
+
+    /// Frequency below which half the power under 2 kHz lies: where the
+    /// formants are.
+    fn median_frequency(x: &[f32]) -> f64 {
+        let n = 2048;
+        let mut buf = x[1600..1600 + n].to_vec();
+        let mut spectrum = realfft::RealFftPlanner::<f32>::new()
+            .plan_fft_forward(n)
+            .make_output_vec();
+        realfft::RealFftPlanner::<f32>::new()
+            .plan_fft_forward(n)
+            .process(&mut buf, &mut spectrum)
+            .unwrap();
+        let top = 2000 * n / 8000;
+        let p: Vec<f64> = spectrum[..top]
+            .iter()
+            .map(|c| c.norm_sqr() as f64)
+            .collect();
+        let half = p.iter().sum::<f64>() / 2.0;
+        let mut acc = 0.0;
+        let k = p.iter().position(|v| {
+            acc += v;
+            acc >= half
+        });
+        k.unwrap() as f64 * 8000.0 / n as f64
+    }
+
+    #[test]
+    fn pitch_tracker_finds_the_period_and_no_pitch_in_silence() {
+        let periods = pitch_periods(&vowel(125.0));
+        assert_eq!(periods[2], None, "silence");
+        let voiced: Vec<usize> = periods[14..56].iter().map(|p| p.unwrap()).collect();
+        assert!(voiced.iter().all(|&p| p == 64), "{voiced:?}");
+    }
+
+    #[test]
+    fn pitch_shift_moves_the_pitch_but_not_the_formants() {
+        let x = vowel(120.0);
+        for factor in [0.8, 1.0, 1.5, 1.9] {
+            let y = pitch_shift(&x, factor);
+            assert_eq!(y.len(), x.len());
+            let want = 120.0 * factor;
+            assert!(
+                (f0_of(&y) / want - 1.0).abs() < 0.04,
+                "factor {factor}: F0 {} Hz, want {want}",
+                f0_of(&y)
+            );
+            let (before, after) = (median_frequency(&x), median_frequency(&y));
+            assert!(
+                (after / before - 1.0).abs() < 0.1,
+                "factor {factor}: formants moved from {before} to {after} Hz"
+            );
+        }
+        // Playing faster moves the formants too: the measure can tell.
+        let faster = speed(&x, 1.5);
+        assert!(median_frequency(&faster) / median_frequency(&x) > 1.3);
+    }
+
+    #[test]
+    fn pitch_shift_leaves_unvoiced_sound_alone() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let mut x = vec![0.0f32; 800];
+        x.extend(white(3200, &mut rng));
+        let y = pitch_shift(&x, 1.5);
+        let corr: f64 = x.iter().zip(&y).map(|(a, b)| (a * b) as f64).sum::<f64>()
+            / (power(&x) * power(&y)).sqrt()
+            / x.len() as f64;
+        assert!(corr > 0.999, "correlation {corr}");
     }
 
     #[test]

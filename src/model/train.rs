@@ -158,7 +158,8 @@ fn run_jobs(
                                         &mut at_8k,
                                     )?;
                                     let babble = babble_sources(clips, job.clip, &mut rng);
-                                    let p = perturb(augment, &at_8k, &babble, &mut rng);
+                                    let voice = augment.voice_of_copy(k);
+                                    let p = perturb(augment, voice, &at_8k, &babble, &mut rng);
                                     FrameExtractor::with_warp(config, p.warp)?.frames(
                                         &p.samples,
                                         MODEL_RATE,
@@ -227,7 +228,7 @@ pub fn train(
     let mut jobs: Vec<Job> = (0..data.len())
         .map(|clip| Job { clip, copy: None })
         .collect();
-    for k in 0..opts.augment.copies {
+    for k in 0..opts.augment.copies + opts.augment.higher_voices {
         jobs.extend((0..data.len()).map(|clip| Job {
             clip,
             copy: Some(k),
