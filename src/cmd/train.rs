@@ -50,6 +50,11 @@ pub struct TrainArgs {
     /// pink or babble noise at 0-30 dB SNR (seeded)
     #[arg(long, default_value_t = TrainOptions::default().augment.copies, value_name = "N")]
     pub augment: usize,
+    /// Add N more copies of every training clip in a higher voice (a shorter
+    /// vocal tract and a higher pitch, as in women's and children's voices;
+    /// FSDD's speakers are all men), perturbed like --augment's
+    #[arg(long, default_value_t = TrainOptions::default().augment.higher_voices, value_name = "N")]
+    pub higher_voices: usize,
     /// Seed for the validation split and the augmentation
     #[arg(long, default_value_t = TrainOptions::default().seed)]
     pub seed: u64,
@@ -98,6 +103,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         pca: (args.pca > 0).then_some(args.pca),
         augment: digits::augment::AugmentConfig {
             copies: args.augment,
+            higher_voices: args.higher_voices,
             ..Default::default()
         },
         c: args.c,

@@ -96,7 +96,10 @@ impl FrontEndConfig {
     /// spaced points (510 values), which keep the order of sounds that
     /// whole-word statistics forget. c0 is kept, measured from the word's
     /// loudest frame: the loudness contour (the closure in "six", the voiced
-    /// run of "seven") without the recording level.
+    /// run of "seven") without the recording level. The log-mel floor is
+    /// 60 dB below the word's peak (librosa's 80 lets digital silence at
+    /// the word's edges, as in synthetic or noise-gated audio, make extreme
+    /// deltas that no microphone recording has).
     pub fn recommended() -> Self {
         let pooling = PoolingConfig {
             whole_word: true,
@@ -107,6 +110,7 @@ impl FrontEndConfig {
         let mfcc = MfccConfig {
             drop_c0: false,
             c0_relative: true,
+            top_db: 60.0,
             ..MfccConfig::default()
         };
         Self {
