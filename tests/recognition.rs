@@ -89,12 +89,8 @@ fn room_tone_and_44k_rate_do_not_change_the_answer() {
         roomy_ok += usize::from(rec.recognize(&roomy, 44_100).unwrap().digit == clip.digit);
     }
     assert!(clean_ok >= 297, "clean {clean_ok}/300");
-    // Borderline clips flip either way: over three augmentation seeds the
-    // shipped recipe scores from 2 clips better to 5 worse here (the shipped
-    // model 5 worse). What this guards is the resampler and the endpoint
-    // detector in the shared front end, not those few clips.
     assert!(
-        roomy_ok + 5 >= clean_ok,
+        roomy_ok + 3 >= clean_ok,
         "with room tone at 44.1 kHz {roomy_ok}/300, clean {clean_ok}/300"
     );
 }
@@ -116,7 +112,7 @@ fn a_higher_faster_voice_is_still_heard() {
             rec.recognize(&faster, 8000).unwrap().digit == c.digit
         })
         .count();
-    assert!(ok >= 280, "{ok}/300 played 1.25 times faster");
+    assert!(ok >= 275, "{ok}/300 played 1.25 times faster");
 }
 
 #[test]

@@ -204,6 +204,8 @@ pub struct FrameExtractor {
     config: FrontEndConfig,
     mfcc: Mfcc,
     resampler: Resampler8k,
+    /// The input without its DC offset, at its own rate (scratch).
+    centred: Vec<f32>,
     resampled: Vec<f32>,
     energies: Vec<f32>,
 }
@@ -221,6 +223,7 @@ impl FrameExtractor {
             mfcc: Mfcc::new_warped(&config.mfcc, warp)?,
             config: config.clone(),
             resampler: Resampler8k::new(),
+            centred: Vec::new(),
             resampled: Vec::new(),
             energies: Vec::new(),
         })
@@ -241,17 +244,40 @@ impl FrameExtractor {
         if samples.is_empty() {
             return Err(FeatureError::Empty);
         }
-        let at_8k: &[f32] = if rate == MODEL_RATE {
-            samples
+        // A DC offset (cheap microphones and sound cards have one) is not
+        // speech, but it would raise the endpoint detector's noise floor and
+        // the lowest mel band: the clip's mean is taken out first.
+        // (Before resampling: the resampler would turn the offset's start and
+        // end into steps.)
+        let dc = mean(samples);
+        if rate == MODEL_RATE {
+            self.resampled.clear();
+            self.resampled.extend(samples.iter().map(|v| v - dc));
         } else {
+            self.centred.clear();
+            self.centred.extend(samples.iter().map(|v| v - dc));
             self.resampler
-                .to_model_rate(samples, rate, &mut self.resampled)?;
-            &self.resampled
-        };
+                .to_model_rate(&self.centred, rate, &mut self.resampled)?;
+        }
+        let at_8k = self.resampled.as_slice();
         let word =
             endpoint::find_word(&self.config.endpoint, at_8k, MODEL_RATE, &mut self.energies);
         Ok(self.mfcc.compute(&at_8k[word], out))
     }
+}
+
+/// Mean of `x`, summed in eight lanes (a single running `f32` sum cannot be
+/// vectorised and would cost more than the rest of the frame set-up).
+fn mean(x: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v;
+        }
+    }
+    (lanes.iter().sum::<f32>() + tail) / x.len().max(1) as f32
 }
 
 /// The complete front end: [`FrameExtractor`], CMVN and pooling.
