@@ -74,6 +74,45 @@ fn eval_snr_json_reports_each_level() {
     assert_eq!(eval_json(&["--snr", "20,0"])["snr"], v["snr"]);
 }
 
+/// A folder of the user's own recordings need not follow FSDD's takes;
+/// `--split all` scores every clip in it. Here: 40 training takes, so the
+/// official split has nothing to test and says how to score them.
+#[test]
+fn eval_split_all_scores_every_clip_of_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    for d in 0..10 {
+        for speaker in ["jackson", "theo"] {
+            for take in [20, 40] {
+                let name = format!("{d}_{speaker}_{take}.wav");
+                std::fs::copy(fsdd().join(&name), dir.path().join(&name)).unwrap();
+            }
+        }
+    }
+    let out = cargo_bin_cmd!("digits")
+        .args(["eval", "--quiet", "--json", "--split", "all", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["split"].as_str(), v["n"].as_u64()),
+        (Some("all"), Some(40))
+    );
+    let accuracy = v["accuracy"].as_f64().unwrap();
+    assert!(accuracy >= 0.95, "accuracy {accuracy}");
+    cargo_bin_cmd!("digits")
+        .args(["eval", "--quiet", "--data"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr("digits: --data has no official test clips (takes 0-4); to score every clip given, add --split all\n");
+}
+
 #[test]
 fn eval_snr_rejects_non_numbers() {
     cargo_bin_cmd!("digits")

@@ -26,6 +26,7 @@ pub struct EvalArgs {
     #[arg(long, num_args = 1.., value_name = "DIR|PARQUET")]
     pub data: Vec<PathBuf>,
     /// official: test the model on the 300 official test clips;
+    /// all: test it on every clip given (recordings of your own);
     /// speaker: train and test all leave-one-speaker-out folds
     #[arg(long, value_enum, default_value_t = EvalSplit::Official)]
     pub split: EvalSplit,
@@ -58,6 +59,8 @@ pub struct EvalArgs {
 pub enum EvalSplit {
     /// Takes 0-4 of every digit and speaker (300 clips)
     Official,
+    /// Every clip given: a folder of your own `{digit}_{speaker}_{take}.wav`
+    All,
     /// Leave one speaker out, for every speaker
     Speaker,
 }
@@ -98,7 +101,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let paths = data_paths(&args.data)?;
     let data = Dataset::load(&paths)?;
     let (out, plots) = match args.split {
-        EvalSplit::Official => official(&args, &data, &levels)?,
+        EvalSplit::Official | EvalSplit::All => test_split(&args, &data, &levels)?,
         EvalSplit::Speaker => speaker(&args, &data, &levels)?,
     };
     print!("{out}");
@@ -154,19 +157,40 @@ fn write_plots(args: &EvalArgs, charts: &[ChartFn]) -> anyhow::Result<Vec<PathBu
 /// The report text and the chart files written.
 type Report = (String, Vec<PathBuf>);
 
-fn official(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Report> {
+/// The model on one test set: the official test clips, or every clip given.
+fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Report> {
     let model = ModelFile::load_or_embedded(args.model.as_deref())?;
-    let (train, test) = data.official_split()?;
-    let scored = eval::score(&model, &test.clips)?;
+    let official;
+    // Babble comes from the clips not under test, or with `all` from the
+    // other speakers' clips in the same data.
+    let (babble_clips, test, split, label) = match args.split {
+        EvalSplit::All => (&data.clips, &data.clips, "all", "all clips given"),
+        _ => {
+            official = data.official_sides()?;
+            if official.1.is_empty() {
+                return Err(BadInput(
+                    "--data has no official test clips (takes 0-4); to score every clip given, add --split all".into(),
+                )
+                .into());
+            }
+            (
+                &official.0.clips,
+                &official.1.clips,
+                "official",
+                "official split, takes 0-4",
+            )
+        }
+    };
+    let scored = eval::score(&model, test)?;
     let kind = args.noise.kind();
     let snr = if levels.is_empty() {
         Vec::new()
     } else {
         let babble = match kind {
-            NoiseKind::Babble => BabblePool::new(&train.clips)?,
+            NoiseKind::Babble => BabblePool::new(babble_clips)?,
             NoiseKind::White | NoiseKind::Pink => BabblePool::default(),
         };
-        eval::snr_sweep(&model, &test.clips, &babble, kind, levels, NOISE_SEED)?
+        eval::snr_sweep(&model, test, &babble, kind, levels, NOISE_SEED)?
     };
     let size = model.file_size();
     let name = args
@@ -181,11 +205,11 @@ fn official(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<R
             format!("model {}", f.to_string_lossy())
         });
     let confusion_title = format!(
-        "{short}, official split: {:.1}% of {} correct",
+        "{short}, {split} split: {:.1}% of {} correct",
         100.0 * scored.metrics.accuracy,
         scored.metrics.n
     );
-    let snr_title = format!("{short}, official split, {} noise added", args.noise.name());
+    let snr_title = format!("{short}, {split} split, {} noise added", args.noise.name());
     let clean = scored.metrics.accuracy;
     let mut charts: Vec<ChartFn> = Vec::new();
     let draw_confusion = |d: &Path| plot::confusion(d, &scored.metrics, &confusion_title);
@@ -197,7 +221,7 @@ fn official(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<R
     let plots = write_plots(args, &charts)?;
     if args.json {
         let mut v = metrics_json(&scored.metrics);
-        v["split"] = json!("official");
+        v["split"] = json!(split);
         v["model"] =
             json!({ "file": name, "bytes": size, "support_vectors": model.svm.n_support() });
         v["ms_per_utt"] = timing_json(&scored.timing);
@@ -212,7 +236,7 @@ fn official(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<R
         model.svm.n_support(),
         size as f64 / 1024.0
     )?;
-    writeln!(s, "test clips: {} (official split, takes 0-4)", test.len())?;
+    writeln!(s, "test clips: {} ({label})", test.len())?;
     s += &metrics_text(&scored.metrics);
     writeln!(
         s,

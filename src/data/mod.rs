@@ -124,8 +124,16 @@ impl Dataset {
 
     /// FSDD's official split: takes 0–4 test, the rest train. Where a source
     /// has its own train/test files (the Hugging Face parquet) and no take
-    /// numbers, that assignment is used.
+    /// numbers, that assignment is used. Both sides must have clips.
     pub fn official_split(&self) -> Result<(Dataset, Dataset)> {
+        let (train, test) = self.official_sides()?;
+        check_sides("official", &train, &test)?;
+        Ok((train, test))
+    }
+
+    /// [`Self::official_split`]'s two sides, either of them possibly empty
+    /// (scoring a model needs only the test side).
+    pub fn official_sides(&self) -> Result<(Dataset, Dataset)> {
         let is_test = |c: &Clip| -> Result<bool> {
             match (c.take, c.source_split) {
                 (Some(t), _) => Ok(OFFICIAL_TEST_TAKES.contains(&t)),
@@ -144,9 +152,7 @@ impl Dataset {
                 train.push(c.clone())
             }
         }
-        let (train, test) = (Dataset { clips: train }, Dataset { clips: test });
-        check_sides("official", &train, &test)?;
-        Ok((train, test))
+        Ok((Dataset { clips: train }, Dataset { clips: test }))
     }
 
     /// Leave-one-speaker-out: one (speaker, train, test) fold per speaker.
