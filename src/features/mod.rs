@@ -2,9 +2,9 @@
 //!
 //! Training, evaluation, `predict` and `listen` all run this code, so what the
 //! model hears live is exactly what it learned from:
-//! resample to 8 kHz → find the word ([`endpoint`]) → MFCC, Δ, ΔΔ ([`mfcc`])
-//! → CMVN with training-set statistics ([`Cmvn`]) → pooling over time
-//! ([`PoolingConfig`]). All settings live in one [`FrontEndConfig`], stored
+//! remove the DC offset → resample to 8 kHz → find the word ([`endpoint`]) →
+//! MFCC, Δ, ΔΔ ([`mfcc`]) → CMVN with training-set statistics ([`Cmvn`]) →
+//! pooling over time ([`PoolingConfig`]). All settings live in one [`FrontEndConfig`], stored
 //! in the model file.
 
 pub mod endpoint;
@@ -266,8 +266,8 @@ impl FrameExtractor {
     }
 }
 
-/// Mean of `x`, summed in eight lanes (a single running `f32` sum cannot be
-/// vectorised and would cost more than the rest of the frame set-up).
+/// Mean of `x`, summed in eight lanes (a single running `f32` sum is one
+/// chain of dependent additions, which the compiler may not reorder).
 fn mean(x: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let chunks = x.chunks_exact(8);
