@@ -13,10 +13,15 @@ fn fsdd() -> PathBuf {
 
 /// Runs `digits eval --data FSDD ARGS`, expects success, returns stdout.
 fn eval_ok(args: &[&str]) -> String {
+    eval_data_ok(&fsdd(), args)
+}
+
+/// Runs `digits eval --data DATA ARGS`, expects success, returns stdout.
+fn eval_data_ok(data: &Path, args: &[&str]) -> String {
     let out = cargo_bin_cmd!("digits")
         .arg("eval")
         .arg("--data")
-        .arg(fsdd())
+        .arg(data)
         .args(args)
         .output()
         .expect("digits runs");
@@ -88,17 +93,11 @@ fn eval_split_all_scores_every_clip_of_a_folder() {
             }
         }
     }
-    let out = cargo_bin_cmd!("digits")
-        .args(["eval", "--quiet", "--json", "--split", "all", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_str(&eval_data_ok(
+        dir.path(),
+        &["--quiet", "--json", "--split", "all"],
+    ))
+    .unwrap();
     assert_eq!(
         (v["split"].as_str(), v["n"].as_u64()),
         (Some("all"), Some(40))
