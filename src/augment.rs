@@ -7,8 +7,8 @@
 //! length (a warped mel filterbank, applied by the front end's extractor),
 //! pitch (a formant-preserving shift, for the higher voices FSDD's six men
 //! lack), channel tilt, room and microphone responses, gain, and
-//! leading/trailing room tone that the endpoint detector must remove. Everything is driven by one seeded RNG, so a run is
-//! reproducible.
+//! leading/trailing room tone that the endpoint detector must remove.
+//! Everything is driven by one seeded RNG, so a run is reproducible.
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
