@@ -99,7 +99,8 @@ fn room_tone_and_44k_rate_do_not_change_the_answer() {
 /// has a shorter vocal tract and a higher voice, nearer a woman's or a
 /// child's; the embedded model, trained with higher-voice copies (a warped
 /// filterbank and a pitch shift, not this), must still hear most of them.
-/// (The previous model, trained without them, scored 81.0 % here.)
+/// (The model trained without them scored 81.0 % here; the shipped one
+/// scores 286/300.)
 #[test]
 fn a_higher_faster_voice_is_still_heard() {
     let (_, test) = fsdd().official_split().unwrap();
@@ -112,7 +113,7 @@ fn a_higher_faster_voice_is_still_heard() {
             rec.recognize(&faster, 8000).unwrap().digit == c.digit
         })
         .count();
-    assert!(ok >= 275, "{ok}/300 played 1.25 times faster");
+    assert!(ok >= 280, "{ok}/300 played 1.25 times faster");
 }
 
 #[test]

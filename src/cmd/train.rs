@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use digits::data::Dataset;
 use digits::model::train::TrainEvent;
-use digits::model::{train, TrainOptions};
+use digits::model::{train, FeatureWeights, TrainOptions};
 
 use super::{data_paths, BadInput};
 
@@ -55,6 +55,10 @@ pub struct TrainArgs {
     /// FSDD's speakers are all men), perturbed like --augment's
     #[arg(long, default_value_t = TrainOptions::default().augment.higher_voices, value_name = "N")]
     pub higher_voices: usize,
+    /// Every pooled value counts the same in the kernel (by default the higher
+    /// cepstra, c7 up, and the whole-word minima and maxima count half)
+    #[arg(long)]
+    pub uniform_weights: bool,
     /// Seed for the validation split and the augmentation
     #[arg(long, default_value_t = TrainOptions::default().seed)]
     pub seed: u64,
@@ -101,6 +105,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let opts = TrainOptions {
         front_end,
         pca: (args.pca > 0).then_some(args.pca),
+        weights: if args.uniform_weights {
+            FeatureWeights::uniform()
+        } else {
+            FeatureWeights::recommended()
+        },
         augment: digits::augment::AugmentConfig {
             copies: args.augment,
             higher_voices: args.higher_voices,

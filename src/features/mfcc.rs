@@ -121,6 +121,11 @@ impl MfccConfig {
         3 * self.n_ceps()
     }
 
+    /// The cepstrum (0 = c0) that frame value `k` is, or is the Δ or ΔΔ of.
+    pub fn cepstrum_of(&self, k: usize) -> usize {
+        k % self.n_ceps() + usize::from(self.drop_c0)
+    }
+
     /// Frames librosa makes for `n` samples (`center=True`).
     pub fn n_frames(&self, n: usize) -> usize {
         1 + n / self.hop_length

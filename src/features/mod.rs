@@ -82,6 +82,42 @@ impl PoolingConfig {
     }
 }
 
+/// Which statistic a pooled value is (see [`PoolingConfig::layout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PooledStat {
+    WordMean,
+    WordStd,
+    WordMin,
+    WordMax,
+    SegmentMean(usize),
+    SegmentStd(usize),
+    /// The time course at this step.
+    Course(usize),
+}
+
+impl PoolingConfig {
+    /// The statistic and the frame value (index into a frame) behind each
+    /// pooled value, in the order [`pool`] writes them.
+    pub fn layout(&self, frame_dim: usize) -> Vec<(PooledStat, usize)> {
+        let mut out = Vec::with_capacity(self.dim(frame_dim));
+        let mut group = |stat: PooledStat, n: usize| out.extend((0..n).map(|k| (stat, k)));
+        if self.whole_word {
+            group(PooledStat::WordMean, frame_dim);
+            group(PooledStat::WordStd, frame_dim);
+            group(PooledStat::WordMin, frame_dim);
+            group(PooledStat::WordMax, frame_dim);
+        }
+        for s in 0..self.segments {
+            group(PooledStat::SegmentMean(s), frame_dim);
+            group(PooledStat::SegmentStd(s), frame_dim);
+        }
+        for j in 0..self.course_steps {
+            group(PooledStat::Course(j), self.course_dims);
+        }
+        out
+    }
+}
+
 /// Every front-end setting; stored in the model file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct FrontEndConfig {

@@ -10,6 +10,7 @@ pub mod calibration;
 pub mod pca;
 pub mod svm;
 pub mod train;
+pub mod weights;
 
 use std::path::Path;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use calibration::Platt;
 pub use svm::{SvmClassifier, SvmParams, N_CLASSES};
 pub use train::{train, TrainOptions, TrainReport};
+pub use weights::FeatureWeights;
 
 use crate::features::{Cmvn, FeatureError, FrontEnd, FrontEndConfig};
 
