@@ -55,11 +55,11 @@ impl Default for TrainOptions {
     /// ([`FrontEndConfig::recommended`]), three augmented copies per clip
     /// (two in the speaker's own voice, one in a higher voice), the higher
     /// cepstra and whole-word extremes weighted half
-    /// ([`FeatureWeights::recommended`]), PCA to 80 dimensions, C = 10, gamma = 1 × scale. (A search over
-    /// {0.25, 0.5, 1} × scale on the stratified validation split picks 1 on
-    /// the official split, but other values in some leave-one-speaker-out
-    /// folds, which generalise worse to the held-out speaker:
-    /// prompts/generalization.md.)
+    /// ([`FeatureWeights::recommended`]), PCA to 80 dimensions, C = 10,
+    /// gamma = 1 × scale. (A search over {0.25, 0.5, 1} × scale on the
+    /// stratified validation split picks 1 on the official split, but other
+    /// values in some leave-one-speaker-out folds, which generalise worse to
+    /// the held-out speaker: prompts/generalization.md.)
     /// `prompts/` records the measurements behind each choice.
     fn default() -> Self {
         Self {
