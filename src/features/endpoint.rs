@@ -7,10 +7,14 @@
 //!
 //! Method: block energies (10 ms at 8 kHz) in dB; the noise floor is a low
 //! percentile of them. Speech is what rises `floor_margin_db` above the floor
-//! and is within `range_db` of the loudest block. Starting from the loudest
-//! block, the word grows outwards across speech blocks, bridging gaps up to
-//! `max_gap_ms` (stop closures in "eight", "six"), then gains `margin_ms` on
-//! each side.
+//! and is within `range_db` of the word's loudest block. Starting from the
+//! loudest block of the loudest `seed_ms` stretch (not the loudest block,
+//! which may be a click), the word grows outwards across speech blocks,
+//! bridging gaps up to `max_gap_ms` (stop closures in "eight", "six"), then
+//! gains `margin_ms` on each side. A run of speech blocks shorter than
+//! `min_run_ms` is a stop's burst when it follows a closure, but a click or
+//! a tap when it comes later: it joins the word only across a gap up to
+//! `short_run_gap_ms`.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +35,14 @@ pub struct EndpointConfig {
     pub margin_ms: f32,
     /// The word is never trimmed shorter than this.
     pub min_ms: f32,
+    /// The word is sought in the loudest stretch this long, not at the
+    /// loudest block, which may be a click.
+    pub seed_ms: f32,
+    /// Stretches above the threshold shorter than this (a click, a tap, a
+    /// stop's burst) extend the word only across gaps up to
+    /// `short_run_gap_ms`; longer ones across gaps up to `max_gap_ms`.
+    pub min_run_ms: f32,
+    pub short_run_gap_ms: f32,
 }
 
 impl Default for EndpointConfig {
@@ -43,9 +55,17 @@ impl Default for EndpointConfig {
             max_gap_ms: 250.0,
             margin_ms: 30.0,
             min_ms: 120.0,
+            seed_ms: 50.0,
+            min_run_ms: 30.0,
+            short_run_gap_ms: 100.0,
         }
     }
 }
+
+/// Block marks, kept in the scratch's second half.
+const QUIET: f32 = 0.0;
+const SHORT_RUN: f32 = 1.0;
+const LONG_RUN: f32 = 2.0;
 
 /// Returns the sample range of the word in `samples` (at `rate`).
 /// `energies` is scratch space, reused across calls.
@@ -66,51 +86,54 @@ pub fn find_word(
         10.0 * (e + 1e-12).log10()
     }));
     let nb = energies.len();
-    let (peak_ix, peak) =
-        energies
-            .iter()
-            .copied()
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |a, (i, e)| if e > a.1 { (i, e) } else { a },
-            );
+    let ms_to_blocks = |ms: f32| ((ms / 1000.0 * rate as f32) / block as f32).round() as usize;
+    let (peak_ix, peak) = loudest_block_of_loudest_stretch(energies, ms_to_blocks(cfg.seed_ms));
     // The floor is found on a copy in the scratch's second half, so the
     // energies keep their order and nothing is allocated per call.
     energies.extend_from_within(..nb);
     let floor = quantile_in_place(&mut energies[nb..], 0.1);
-    energies.truncate(nb);
     let threshold = (floor + cfg.floor_margin_db).max(peak - cfg.range_db);
-    let ms_to_blocks = |ms: f32| ((ms / 1000.0 * rate as f32) / block as f32).round() as usize;
+    // The second half now marks each block: quiet, or above the threshold
+    // in a short run (a click, or a stop's burst) or a long one.
+    let min_run = ms_to_blocks(cfg.min_run_ms).max(1);
+    let mut i = 0;
+    while i < nb {
+        let mut j = i;
+        while j < nb && energies[j] > threshold {
+            j += 1;
+        }
+        let mark = if j - i >= min_run {
+            LONG_RUN
+        } else {
+            SHORT_RUN
+        };
+        energies[nb + i..nb + j].fill(mark);
+        if j < nb {
+            energies[nb + j] = QUIET;
+        }
+        i = j + 1;
+    }
     let max_gap = ms_to_blocks(cfg.max_gap_ms);
-    let is_speech = |i: usize| energies[i] > threshold;
 
-    let mut first = peak_ix;
-    let mut gap = 0;
-    for i in (0..peak_ix).rev() {
-        if is_speech(i) {
-            first = i;
-            gap = 0;
-        } else {
-            gap += 1;
-            if gap > max_gap {
-                break;
+    let short_gap = ms_to_blocks(cfg.short_run_gap_ms);
+    // Grows the word from `from` over `blocks` (outwards, in order).
+    let grow = |blocks: &mut dyn Iterator<Item = usize>, from: usize| {
+        let (mut edge, mut gap) = (from, 0);
+        for i in blocks {
+            let mark = energies[nb + i];
+            if mark == LONG_RUN || (mark == SHORT_RUN && gap <= short_gap) {
+                (edge, gap) = (i, 0);
+            } else {
+                gap += 1;
+                if gap > max_gap {
+                    break;
+                }
             }
         }
-    }
-    let mut last = peak_ix;
-    gap = 0;
-    for i in peak_ix + 1..nb {
-        if is_speech(i) {
-            last = i;
-            gap = 0;
-        } else {
-            gap += 1;
-            if gap > max_gap {
-                break;
-            }
-        }
-    }
+        edge
+    };
+    let first = grow(&mut (0..peak_ix).rev(), peak_ix);
+    let last = grow(&mut (peak_ix + 1..nb), peak_ix);
     let margin = ms_to_blocks(cfg.margin_ms);
     let mut start = first.saturating_sub(margin) * block;
     let mut end = ((last + 1 + margin) * block).min(n);
@@ -121,7 +144,29 @@ pub fn find_word(
         end = (start + min_len).min(n);
         start = end.saturating_sub(min_len);
     }
+    energies.truncate(nb);
     start..end
+}
+
+/// The loudest block (index, dB) inside the window of `width` blocks with
+/// the most energy.
+fn loudest_block_of_loudest_stretch(energies: &[f32], width: usize) -> (usize, f32) {
+    let loudest_in = |r: std::ops::Range<usize>| {
+        r.map(|i| (i, energies[i]))
+            .fold((0, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a })
+    };
+    let n = energies.len();
+    let width = width.clamp(1, n);
+    let power = |i: usize| 10f32.powf(energies[i] / 10.0);
+    let mut sum: f32 = (0..width).map(power).sum();
+    let (mut best, mut best_start) = (sum, 0);
+    for start in 1..=n - width {
+        sum += power(start + width - 1) - power(start - 1);
+        if sum > best {
+            (best, best_start) = (sum, start);
+        }
+    }
+    loudest_in(best_start..best_start + width)
 }
 
 /// The `q` quantile (0..=1) of `values`, which it reorders.
@@ -157,6 +202,38 @@ mod tests {
         x.extend(tone(2000, 0.3));
         let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new());
         assert_eq!(r, 0..4800 + 240);
+    }
+
+    /// A click: 10 samples at `amp`, a millisecond.
+    fn click(x: &mut [f32], at: usize, amp: f32) {
+        x[at..at + 10].fill(amp);
+    }
+
+    #[test]
+    fn a_click_louder_than_the_word_is_not_the_word() {
+        // 1 s quiet, a 300 ms word, 1 s quiet; a full-scale click 400 ms
+        // before the word and one 200 ms after it (within the 250 ms that
+        // would bridge a closure).
+        let mut x = vec![0.0f32; 8000];
+        x.extend(tone(2400, 0.3));
+        x.extend(vec![0.0f32; 8000]);
+        click(&mut x, 8000 - 3200, 1.0);
+        click(&mut x, 10_400 + 1600, 1.0);
+        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new());
+        assert_eq!(r, 8000 - 240..10_400 + 240);
+    }
+
+    #[test]
+    fn a_stop_burst_after_its_closure_stays_in_the_word() {
+        // "eight": the vowel, an 80 ms closure, a 20 ms burst well below
+        // the vowel.
+        let mut x = vec![0.0f32; 8000];
+        x.extend(tone(2400, 0.5));
+        x.extend(vec![0.0f32; 640]);
+        x.extend(tone(160, 0.1));
+        x.extend(vec![0.0f32; 8000]);
+        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new());
+        assert_eq!(r, 8000 - 240..8000 + 2400 + 640 + 160 + 240);
     }
 
     #[test]
