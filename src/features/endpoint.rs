@@ -81,13 +81,20 @@ pub fn find_word(
     }
     let block = cfg.block.max(1);
     energies.clear();
-    energies.extend(samples.chunks(block).map(|c| {
-        let e = c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32;
-        10.0 * (e + 1e-12).log10()
-    }));
+    energies.extend(
+        samples
+            .chunks(block)
+            .map(|c| c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32),
+    );
     let nb = energies.len();
     let ms_to_blocks = |ms: f32| ((ms / 1000.0 * rate as f32) / block as f32).round() as usize;
-    let (peak_ix, peak) = loudest_block_of_loudest_stretch(energies, ms_to_blocks(cfg.seed_ms));
+    let seed = loudest_stretch(energies, ms_to_blocks(cfg.seed_ms));
+    for e in energies.iter_mut() {
+        *e = 10.0 * (*e + 1e-12).log10();
+    }
+    let (peak_ix, peak) = seed
+        .map(|i| (i, energies[i]))
+        .fold((0, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
     // The floor is found on a copy in the scratch's second half, so the
     // energies keep their order and nothing is allocated per call.
     energies.extend_from_within(..nb);
@@ -148,25 +155,19 @@ pub fn find_word(
     start..end
 }
 
-/// The loudest block (index, dB) inside the window of `width` blocks with
-/// the most energy.
-fn loudest_block_of_loudest_stretch(energies: &[f32], width: usize) -> (usize, f32) {
-    let loudest_in = |r: std::ops::Range<usize>| {
-        r.map(|i| (i, energies[i]))
-            .fold((0, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a })
-    };
-    let n = energies.len();
+/// The `width` blocks with the most energy (`powers`: mean squares).
+fn loudest_stretch(powers: &[f32], width: usize) -> std::ops::Range<usize> {
+    let n = powers.len();
     let width = width.clamp(1, n);
-    let power = |i: usize| 10f32.powf(energies[i] / 10.0);
-    let mut sum: f32 = (0..width).map(power).sum();
+    let mut sum: f32 = powers[..width].iter().sum();
     let (mut best, mut best_start) = (sum, 0);
     for start in 1..=n - width {
-        sum += power(start + width - 1) - power(start - 1);
+        sum += powers[start + width - 1] - powers[start - 1];
         if sum > best {
             (best, best_start) = (sum, start);
         }
     }
-    loudest_in(best_start..best_start + width)
+    best_start..best_start + width
 }
 
 /// The `q` quantile (0..=1) of `values`, which it reorders.
