@@ -121,7 +121,6 @@ pub fn find_word(
         i = j + 1;
     }
     let max_gap = ms_to_blocks(cfg.max_gap_ms);
-
     let short_gap = ms_to_blocks(cfg.short_run_gap_ms);
     // Grows the word from `from` over `blocks` (outwards, in order).
     let grow = |blocks: &mut dyn Iterator<Item = usize>, from: usize| {
