@@ -72,6 +72,19 @@ impl Audio {
     pub fn seconds(&self) -> f64 {
         self.samples.len() as f64 / self.sample_rate as f64
     }
+
+    /// No sound at all: every sample within one 16-bit step of the others
+    /// (a muted microphone, an empty take). The model would still name a
+    /// digit for it, with confidence, so callers that take files refuse it.
+    pub fn is_silent(&self) -> bool {
+        let (lo, hi) = self
+            .samples
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        hi - lo <= 1.0 / 32768.0
+    }
 }
 
 /// Reads a WAV file from disk.

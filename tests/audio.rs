@@ -137,10 +137,29 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("empty.wav"), header(1, 1, 8000, 16, 0)).unwrap();
     std::fs::write(dir.path().join("text.wav"), "hello").unwrap();
+    // A muted microphone: a second of one value, and one flickering by a
+    // single 16-bit step. The model would name a digit for either.
+    for (name, samples) in [
+        ("muted.wav", vec![-3.0 / 32768.0; 8000]),
+        (
+            "dither.wav",
+            (0..8000).map(|i| (i % 2) as f32 / 32768.0).collect(),
+        ),
+    ] {
+        let bytes = crate::util::wav_bytes(&samples, 8000, 1, 16, false);
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
     let good = crate::util::recordings().join("4_george_0.wav");
     let out = digits_cmd()
         .current_dir(dir.path())
-        .args(["predict", "empty.wav", "missing.wav", "text.wav"])
+        .args([
+            "predict",
+            "empty.wav",
+            "missing.wav",
+            "text.wav",
+            "muted.wav",
+            "dither.wav",
+        ])
         .arg(&good)
         .output()
         .unwrap();
@@ -157,6 +176,8 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
         "digits: empty.wav: the WAV file holds no samples\n\
          digits: cannot read missing.wav: No such file or directory (os error 2)\n\
          digits: text.wav: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
-         digits: 3 of 4 files could not be classified\n"
+         digits: muted.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
+         digits: dither.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
+         digits: 5 of 6 files could not be classified\n"
     );
 }

@@ -73,22 +73,34 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn load(file: &std::path::Path) -> anyhow::Result<Audio> {
-    if file.as_os_str() == "-" {
+    let audio = if file.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
             .context("reading standard input")?;
-        return decode_wav(&bytes).context("standard input");
-    }
-    if file.is_dir() {
+        decode_wav(&bytes).context("standard input")?
+    } else if file.is_dir() {
         return Err(BadInput(format!(
             "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
             file.display(),
             file.display()
         ))
         .into());
+    } else {
+        read_wav(file)?
+    };
+    if audio.is_silent() {
+        let name = if file.as_os_str() == "-" {
+            "standard input".into()
+        } else {
+            file.display().to_string()
+        };
+        return Err(BadInput(format!(
+            "{name}: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted"
+        ))
+        .into());
     }
-    Ok(read_wav(file)?)
+    Ok(audio)
 }
 
 fn line(name: &str, p: &Prediction, top: usize, ms: f64, as_json: bool) -> String {
