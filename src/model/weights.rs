@@ -2,8 +2,8 @@
 //! kernel's distance.
 //!
 //! After standardisation every pooled value has unit variance, so each
-//! counts the same, and most of the 510 are detail that tells speakers
-//! apart more than words. Two kinds count half by default: the higher
+//! counts the same, though some kinds tell speakers apart more than
+//! words. Two kinds count half by default: the higher
 //! cepstra (c7 up, in every statistic: the fine shape of the spectrum, where
 //! a voice's own resonances and harmonics live) and the whole word's minima
 //! and maxima (one frame's extreme each). Leave-one-speaker-out and the
