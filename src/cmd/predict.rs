@@ -73,7 +73,8 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn load(file: &std::path::Path) -> anyhow::Result<Audio> {
-    let audio = if file.as_os_str() == "-" {
+    let from_stdin = file.as_os_str() == "-";
+    let audio = if from_stdin {
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
@@ -90,7 +91,7 @@ fn load(file: &std::path::Path) -> anyhow::Result<Audio> {
         read_wav(file)?
     };
     if audio.is_silent() {
-        let name = if file.as_os_str() == "-" {
+        let name = if from_stdin {
             "standard input".into()
         } else {
             file.display().to_string()
