@@ -1,6 +1,7 @@
 //! Audio input: every PCM WAV format reads, and every bad file is one clear error.
 
 use digits::audio::{decode_wav, AudioError, Resampler8k};
+use rand::SeedableRng;
 
 use crate::util::{digits_cmd, wav_bytes};
 
@@ -149,6 +150,14 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
         let bytes = crate::util::wav_bytes(&samples, 8000, 1, 16, false);
         std::fs::write(dir.path().join(name), bytes).unwrap();
     }
+    // An open microphone and no word: a second of steady hiss.
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+    let hiss: Vec<f32> = digits::augment::white(8000, &mut rng)
+        .iter()
+        .map(|v| 0.05 * v)
+        .collect();
+    let bytes = crate::util::wav_bytes(&hiss, 8000, 1, 16, false);
+    std::fs::write(dir.path().join("hiss.wav"), bytes).unwrap();
     let good = crate::util::recordings().join("4_george_0.wav");
     let out = digits_cmd()
         .current_dir(dir.path())
@@ -159,6 +168,7 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
             "text.wav",
             "muted.wav",
             "dither.wav",
+            "hiss.wav",
         ])
         .arg(&good)
         .output()
@@ -178,6 +188,7 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
          digits: text.wav: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
          digits: muted.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: dither.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
-         digits: 5 of 6 files could not be classified\n"
+         digits: hiss.wav: no word heard (its loudest 50 ms is 1.5 dB above the background, a word rises 3 dB or more); check that the recording holds a spoken digit\n\
+         digits: 6 of 7 files could not be classified\n"
     );
 }

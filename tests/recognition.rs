@@ -132,6 +132,54 @@ fn clicks_around_the_word_do_not_change_the_answer() {
     assert!(changed.len() <= 2, "answers changed by clicks: {changed:?}");
 }
 
+/// `predict` refuses a clip whose loudest 50 ms barely rises above its
+/// background (steady noise, no word). White noise alone, of any length and
+/// at any rate, must fall below the threshold; every clean test clip must
+/// clear it by 2 dB, and words in white noise as loud as they are (0 dB SNR)
+/// must almost all clear it too: they are still words, and the model still
+/// gets most of them right.
+#[test]
+fn steady_noise_alone_is_no_word_but_a_word_in_noise_is() {
+    use digits::augment::{mix_at_snr, white};
+    use digits::features::endpoint::MIN_WORD_RISE_DB;
+    let (_, test) = fsdd().official_split().unwrap();
+    let mut rec = Recognizer::new(ModelFile::embedded().unwrap()).unwrap();
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let mut rise = |x: &[f32], rate: u32| {
+        rec.recognize(x, rate).unwrap();
+        rec.word_rise_db()
+    };
+    for (n, rate) in [
+        (2_400, 8_000),
+        (8_000, 8_000),
+        (40_000, 8_000),
+        (48_000, 48_000),
+    ] {
+        for _ in 0..10 {
+            let r = rise(&white(n, &mut rng), rate);
+            assert!(
+                r < MIN_WORD_RISE_DB,
+                "white noise alone ({n} samples at {rate} Hz) rises {r} dB"
+            );
+        }
+    }
+    let mut below_at_0db = Vec::new();
+    for clip in &test.clips {
+        let r = rise(&clip.samples, 8000);
+        assert!(r >= MIN_WORD_RISE_DB + 2.0, "{} rises {r} dB", clip.origin);
+        let mut noisy = clip.samples.clone();
+        let noise = white(noisy.len(), &mut rng);
+        mix_at_snr(&mut noisy, &noise, 0.0);
+        if rise(&noisy, 8000) < MIN_WORD_RISE_DB {
+            below_at_0db.push(clip.origin.clone());
+        }
+    }
+    assert!(
+        below_at_0db.len() <= 3,
+        "words at 0 dB taken for noise: {below_at_0db:?}"
+    );
+}
+
 /// FSDD's six speakers are all men. Played 1.25 times faster, a test clip
 /// has a shorter vocal tract and a higher voice, nearer a woman's or a
 /// child's; the embedded model, trained with higher-voice copies (a warped

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use digits::audio::{decode_wav, read_wav, Audio};
+use digits::features::endpoint::MIN_WORD_RISE_DB;
 use digits::model::{ModelFile, Prediction, Recognizer};
 use serde_json::json;
 
@@ -41,9 +42,18 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
         let name = file.display().to_string();
         let started = Instant::now();
         let result = load(file).and_then(|a| {
-            recognizer
+            let p = recognizer
                 .recognize(&a.samples, a.sample_rate)
-                .with_context(|| format!("{name}: cannot classify"))
+                .with_context(|| format!("{name}: cannot classify"))?;
+            let rise = recognizer.word_rise_db();
+            if rise < MIN_WORD_RISE_DB {
+                return Err(BadInput(format!(
+                    "{}: no word heard (its loudest 50 ms is {rise:.1} dB above the background, a word rises {MIN_WORD_RISE_DB} dB or more); check that the recording holds a spoken digit",
+                    display_name(file)
+                ))
+                .into());
+            }
+            Ok(p)
         });
         let ms = started.elapsed().as_secs_f64() * 1e3;
         match result {
@@ -91,17 +101,22 @@ fn load(file: &std::path::Path) -> anyhow::Result<Audio> {
         read_wav(file)?
     };
     if audio.is_silent() {
-        let name = if from_stdin {
-            "standard input".into()
-        } else {
-            file.display().to_string()
-        };
         return Err(BadInput(format!(
-            "{name}: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted"
+            "{}: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted",
+            display_name(file)
         ))
         .into());
     }
     Ok(audio)
+}
+
+/// How error lines name `file`.
+fn display_name(file: &std::path::Path) -> String {
+    if file.as_os_str() == "-" {
+        "standard input".into()
+    } else {
+        file.display().to_string()
+    }
 }
 
 fn line(name: &str, p: &Prediction, top: usize, ms: f64, as_json: bool) -> String {

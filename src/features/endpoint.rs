@@ -62,22 +62,42 @@ impl Default for EndpointConfig {
     }
 }
 
+/// What [`find_word`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    /// The word's samples.
+    pub range: std::ops::Range<usize>,
+    /// How far the loudest `seed_ms` stretch rises above the noise floor
+    /// (dB): a few dB for steady noise alone, more for any word. Infinite
+    /// when detection is off (nothing was measured).
+    pub rise_db: f32,
+}
+
+/// Below this [`Word::rise_db`] a clip holds no word, only steady noise.
+/// Measured (`prompts/endpoint-detection.md`): white noise alone rises
+/// 0.7–2.3 dB, at any length or rate; the 3,000 FSDD clips 5.0 dB or more;
+/// with white noise at 0 dB SNR, 4 of them fall below 3 dB.
+pub const MIN_WORD_RISE_DB: f32 = 3.0;
+
 /// Block marks, kept in the scratch's second half.
 const QUIET: f32 = 0.0;
 const SHORT_RUN: f32 = 1.0;
 const LONG_RUN: f32 = 2.0;
 
-/// Returns the sample range of the word in `samples` (at `rate`).
-/// `energies` is scratch space, reused across calls.
+/// Finds the word in `samples` (at `rate`). `energies` is scratch space,
+/// reused across calls.
 pub fn find_word(
     cfg: &EndpointConfig,
     samples: &[f32],
     rate: u32,
     energies: &mut Vec<f32>,
-) -> std::ops::Range<usize> {
+) -> Word {
     let n = samples.len();
     if !cfg.enabled || n == 0 {
-        return 0..n;
+        return Word {
+            range: 0..n,
+            rise_db: f32::INFINITY,
+        };
     }
     let block = cfg.block.max(1);
     energies.clear();
@@ -89,8 +109,9 @@ pub fn find_word(
     let nb = energies.len();
     let ms_to_blocks = |ms: f32| ((ms / 1000.0 * rate as f32) / block as f32).round() as usize;
     let seed = loudest_stretch(energies, ms_to_blocks(cfg.seed_ms));
+    let seed_db = db(energies[seed.clone()].iter().sum::<f32>() / seed.len() as f32);
     for e in energies.iter_mut() {
-        *e = 10.0 * (*e + 1e-12).log10();
+        *e = db(*e);
     }
     let (peak_ix, peak) = seed
         .map(|i| (i, energies[i]))
@@ -151,7 +172,14 @@ pub fn find_word(
         start = end.saturating_sub(min_len);
     }
     energies.truncate(nb);
-    start..end
+    Word {
+        range: start..end,
+        rise_db: seed_db - floor,
+    }
+}
+
+fn db(power: f32) -> f32 {
+    10.0 * (power + 1e-12).log10()
 }
 
 /// The `width` blocks with the most energy (`powers`: mean squares).
@@ -188,7 +216,7 @@ mod tests {
         let mut x = vec![0.0f32; 8000];
         x.extend(tone(4000, 0.5));
         x.extend(vec![0.0f32; 8000]);
-        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new());
+        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new()).range;
         // 30 ms margin = 3 blocks of 80 samples.
         assert_eq!(r, 8000 - 240..12000 + 240);
     }
@@ -200,7 +228,7 @@ mod tests {
         x.extend(tone(2000, 0.4));
         x.extend(vec![0.0; 8000]); // 1 s: not bridged
         x.extend(tone(2000, 0.3));
-        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new());
+        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new()).range;
         assert_eq!(r, 0..4800 + 240);
     }
 
@@ -219,7 +247,7 @@ mod tests {
         x.extend(vec![0.0f32; 8000]);
         click(&mut x, 8000 - 3200, 1.0);
         click(&mut x, 10_400 + 1600, 1.0);
-        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new());
+        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new()).range;
         assert_eq!(r, 8000 - 240..10_400 + 240);
     }
 
@@ -232,7 +260,7 @@ mod tests {
         x.extend(vec![0.0f32; 640]);
         x.extend(tone(160, 0.1));
         x.extend(vec![0.0f32; 8000]);
-        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new());
+        let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new()).range;
         assert_eq!(r, 8000 - 240..8000 + 2400 + 640 + 160 + 240);
     }
 
@@ -242,6 +270,9 @@ mod tests {
             enabled: false,
             ..EndpointConfig::default()
         };
-        assert_eq!(find_word(&cfg, &[0.0; 100], 8000, &mut Vec::new()), 0..100);
+        assert_eq!(
+            find_word(&cfg, &[0.0; 100], 8000, &mut Vec::new()).range,
+            0..100
+        );
     }
 }

@@ -244,6 +244,8 @@ pub struct FrameExtractor {
     centred: Vec<f32>,
     resampled: Vec<f32>,
     energies: Vec<f32>,
+    /// [`endpoint::Word::rise_db`] of the last clip.
+    word_rise_db: f32,
 }
 
 impl FrameExtractor {
@@ -262,6 +264,7 @@ impl FrameExtractor {
             centred: Vec::new(),
             resampled: Vec::new(),
             energies: Vec::new(),
+            word_rise_db: f32::INFINITY,
         })
     }
 
@@ -298,7 +301,14 @@ impl FrameExtractor {
         let at_8k = self.resampled.as_slice();
         let word =
             endpoint::find_word(&self.config.endpoint, at_8k, MODEL_RATE, &mut self.energies);
-        Ok(self.mfcc.compute(&at_8k[word], out))
+        self.word_rise_db = word.rise_db;
+        Ok(self.mfcc.compute(&at_8k[word.range], out))
+    }
+
+    /// How far the last clip's word rose above its background (dB; see
+    /// [`endpoint::Word::rise_db`]).
+    pub fn word_rise_db(&self) -> f32 {
+        self.word_rise_db
     }
 }
 
@@ -353,6 +363,12 @@ impl FrontEnd {
         let n = self.extractor.frames(samples, rate, &mut self.frames)?;
         self.pool(n, out);
         Ok(())
+    }
+
+    /// How far the last clip's word rose above its background (dB; see
+    /// [`endpoint::Word::rise_db`]).
+    pub fn word_rise_db(&self) -> f32 {
+        self.extractor.word_rise_db()
     }
 
     /// Pools frames already extracted (e.g. cached during training).

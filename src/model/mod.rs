@@ -417,6 +417,13 @@ impl Recognizer {
         Ok(self.classify_features())
     }
 
+    /// How far the word of the clip last recognized rose above the clip's
+    /// background (dB): steady noise alone rises about 2 dB, any word more
+    /// (see [`crate::features::endpoint::Word::rise_db`]).
+    pub fn word_rise_db(&self) -> f32 {
+        self.front_end.word_rise_db()
+    }
+
     /// The pooled feature vector (for timing the front end alone).
     pub fn features(&mut self, samples: &[f32], rate: u32) -> Result<&[f32]> {
         self.front_end.features(samples, rate, &mut self.features)?;
