@@ -47,8 +47,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("{name}: cannot classify"))?;
             let rise = recognizer.word_rise_db();
             if rise < MIN_WORD_RISE_DB {
+                let stretch_ms = recognizer.model().front_end.endpoint.seed_ms;
                 return Err(BadInput(format!(
-                    "{}: no word heard (its loudest 50 ms is {rise:.1} dB above the background, a word rises {MIN_WORD_RISE_DB} dB or more); check that the recording holds a spoken digit",
+                    "{}: no word heard (its loudest {stretch_ms} ms is {rise:.1} dB above the background, a word rises {MIN_WORD_RISE_DB} dB or more); check that the recording holds a spoken digit",
                     display_name(file)
                 ))
                 .into());

@@ -14,7 +14,8 @@
 //! gains `margin_ms` on each side. A run of speech blocks shorter than
 //! `min_run_ms` is a stop's burst when it follows a closure, but a click or
 //! a tap when it comes later: it joins the word only across a gap up to
-//! `short_run_gap_ms`.
+//! `short_run_gap_ms`. How far the loudest stretch rises above the floor
+//! is reported too: steady noise with no word in it barely rises at all.
 
 use serde::{Deserialize, Serialize};
 
