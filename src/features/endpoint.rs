@@ -10,7 +10,8 @@
 //! and is within `range_db` of the word's loudest block. Starting from the
 //! loudest block of the loudest `seed_ms` stretch (not the loudest block,
 //! which may be a click), the word grows outwards across speech blocks,
-//! bridging gaps up to `max_gap_ms` (stop closures in "eight", "six"), then
+//! bridging gaps up to `max_gap_ms` after it (stop closures in "eight",
+//! "six") but only `max_lead_gap_ms` before it (a breath), then
 //! gains `margin_ms` on each side. A run of speech blocks shorter than
 //! `min_run_ms` is a stop's burst when it follows a closure, but a click or
 //! a tap when it comes later: it joins the word only across a gap up to
@@ -32,6 +33,10 @@ pub struct EndpointConfig {
     pub range_db: f32,
     /// Quiet stretches shorter than this inside a word are kept.
     pub max_gap_ms: f32,
+    /// ...but before the loudest stretch only this short: no digit has a
+    /// closure before its first vowel, and a breath taken just before
+    /// speaking would otherwise join the word.
+    pub max_lead_gap_ms: f32,
     /// Kept on each side of the detected word.
     pub margin_ms: f32,
     /// The word is never trimmed shorter than this.
@@ -54,6 +59,7 @@ impl Default for EndpointConfig {
             floor_margin_db: 9.0,
             range_db: 30.0,
             max_gap_ms: 250.0,
+            max_lead_gap_ms: 100.0,
             margin_ms: 30.0,
             min_ms: 120.0,
             seed_ms: 50.0,
@@ -142,10 +148,10 @@ pub fn find_word(
         }
         i = j + 1;
     }
-    let max_gap = ms_to_blocks(cfg.max_gap_ms);
     let short_gap = ms_to_blocks(cfg.short_run_gap_ms);
-    // Grows the word from `from` over `blocks` (outwards, in order).
-    let grow = |blocks: &mut dyn Iterator<Item = usize>, from: usize| {
+    // Grows the word from `from` over `blocks` (outwards, in order),
+    // bridging quiet stretches up to `max_gap` blocks.
+    let grow = |blocks: &mut dyn Iterator<Item = usize>, from: usize, max_gap: usize| {
         let (mut edge, mut gap) = (from, 0);
         for i in blocks {
             let mark = energies[nb + i];
@@ -160,8 +166,16 @@ pub fn find_word(
         }
         edge
     };
-    let first = grow(&mut (0..peak_ix).rev(), peak_ix);
-    let last = grow(&mut (peak_ix + 1..nb), peak_ix);
+    let first = grow(
+        &mut (0..peak_ix).rev(),
+        peak_ix,
+        ms_to_blocks(cfg.max_lead_gap_ms),
+    );
+    let last = grow(
+        &mut (peak_ix + 1..nb),
+        peak_ix,
+        ms_to_blocks(cfg.max_gap_ms),
+    );
     let margin = ms_to_blocks(cfg.margin_ms);
     let mut start = first.saturating_sub(margin) * block;
     let mut end = ((last + 1 + margin) * block).min(n);
@@ -263,6 +277,32 @@ mod tests {
         x.extend(vec![0.0f32; 8000]);
         let r = find_word(&EndpointConfig::default(), &x, 8000, &mut Vec::new()).range;
         assert_eq!(r, 8000 - 240..8000 + 2400 + 640 + 160 + 240);
+    }
+
+    #[test]
+    fn a_breath_before_the_word_is_not_the_word() {
+        // A 300 ms breath (noise at a fifth of the word's amplitude), 150 ms
+        // of quiet, then the word: the breath is a long run, but before the
+        // loudest stretch only gaps up to 100 ms are bridged.
+        let mut x = vec![0.0f32; 8000];
+        let mut state = 1u32;
+        for v in &mut x[8000 - 1200 - 2400..8000 - 1200] {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *v = 0.1 * ((state >> 8) as f32 / (1u32 << 24) as f32 - 0.5);
+        }
+        x.extend(tone(2400, 0.5));
+        x.extend(vec![0.0f32; 8000]);
+        let cfg = EndpointConfig::default();
+        let r = find_word(&cfg, &x, 8000, &mut Vec::new()).range;
+        assert_eq!(r, 8000 - 240..10_400 + 240);
+        // With the gap after the word allowed before it too, the breath
+        // joined the word.
+        let old = EndpointConfig {
+            max_lead_gap_ms: cfg.max_gap_ms,
+            ..cfg
+        };
+        let r = find_word(&old, &x, 8000, &mut Vec::new()).range;
+        assert_eq!(r, 8000 - 1200 - 2400 - 240..10_400 + 240);
     }
 
     #[test]
