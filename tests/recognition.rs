@@ -180,37 +180,42 @@ fn steady_noise_alone_is_no_word_but_a_word_in_noise_is() {
     );
 }
 
-/// A breath taken just before speaking (here 300 ms of brightened noise,
-/// 15 dB below the word's power, ending 100-150 ms before it, in half a
-/// second of room tone either side) must not become part of the word: the
-/// endpoint detector bridges only short gaps before the word's loudest
-/// stretch. (With the previous rule, the same gap either side, 194 of the
-/// 300 answers change.)
+/// A breath taken just before speaking and one let out just after (here
+/// 300 ms of brightened noise each, 15 dB below the word's power, 100-150 ms
+/// from it, in half a second of room tone either side) must not become part
+/// of the word: the endpoint detector bridges only gaps as short as a stop
+/// closure. (With the fourth session's rule, which bridged 250 ms either
+/// side, 229 of the 300 answers change.)
 #[test]
-fn a_breath_before_the_word_does_not_change_the_answer() {
+fn breaths_around_the_word_do_not_change_the_answer() {
     use rand::Rng;
     let (_, test) = fsdd().official_split().unwrap();
     let mut rec = Recognizer::new(ModelFile::embedded().unwrap()).unwrap();
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
     let mut changed = Vec::new();
+    let n = 2400;
     for clip in &test.clips {
         let clean = rec.recognize(&clip.samples, 8000).unwrap().digit;
         let mut x = in_room_tone(&clip.samples, 4000, &mut rng);
-        let n = 2400;
-        let noise = digits::augment::white(n + 1, &mut rng);
-        let breath: Vec<f32> = (0..n)
-            .map(|i| {
-                let hann = (std::f32::consts::PI * i as f32 / n as f32).sin().powi(2);
-                (noise[i + 1] - 0.7 * noise[i]) * hann
-            })
-            .collect();
-        let gain = (digits::augment::power(&clip.samples)
-            / 10f64.powf(1.5)
-            / digits::augment::power(&breath))
-        .sqrt() as f32;
-        let end = 4000 - rng.gen_range(800..1200);
-        for (v, b) in x[end - n..end].iter_mut().zip(&breath) {
-            *v += gain * b;
+        let word_end = 4000 + clip.samples.len();
+        for start in [
+            4000 - rng.gen_range(800..1200) - n,
+            word_end + rng.gen_range(800..1200),
+        ] {
+            let noise = digits::augment::white(n + 1, &mut rng);
+            let breath: Vec<f32> = (0..n)
+                .map(|i| {
+                    let hann = (std::f32::consts::PI * i as f32 / n as f32).sin().powi(2);
+                    (noise[i + 1] - 0.7 * noise[i]) * hann
+                })
+                .collect();
+            let gain = (digits::augment::power(&clip.samples)
+                / 10f64.powf(1.5)
+                / digits::augment::power(&breath))
+            .sqrt() as f32;
+            for (v, b) in x[start..start + n].iter_mut().zip(&breath) {
+                *v += gain * b;
+            }
         }
         if rec.recognize(&x, 8000).unwrap().digit != clean {
             changed.push(clip.origin.clone());
@@ -218,7 +223,7 @@ fn a_breath_before_the_word_does_not_change_the_answer() {
     }
     assert!(
         changed.len() <= 2,
-        "answers changed by a breath: {changed:?}"
+        "answers changed by breaths: {changed:?}"
     );
 }
 

@@ -11,7 +11,8 @@
 //! loudest block of the loudest `seed_ms` stretch (not the loudest block,
 //! which may be a click), the word grows outwards across speech blocks,
 //! bridging gaps up to `max_gap_ms` after it (stop closures in "eight",
-//! "six") but only `max_lead_gap_ms` before it (a breath), then
+//! "six", not the pause before a breath) and `max_lead_gap_ms` before it
+//! (no digit has a closure there; a breath in does), then
 //! gains `margin_ms` on each side. A run of speech blocks shorter than
 //! `min_run_ms` is a stop's burst when it follows a closure, but a click or
 //! a tap when it comes later: it joins the word only across a gap up to
@@ -31,11 +32,12 @@ pub struct EndpointConfig {
     pub floor_margin_db: f32,
     /// ...and no more than this far below the loudest block (dB).
     pub range_db: f32,
-    /// Quiet stretches shorter than this inside a word are kept.
+    /// Quiet stretches shorter than this after the loudest stretch are
+    /// kept: the stop closures of "six" and "eight", but not the gap before
+    /// a breath out.
     pub max_gap_ms: f32,
-    /// ...but before the loudest stretch only this short: no digit has a
-    /// closure before its first vowel, and a breath taken just before
-    /// speaking would otherwise join the word.
+    /// ...and before it, where no digit has a closure: a breath taken just
+    /// before speaking must not join the word.
     pub max_lead_gap_ms: f32,
     /// Kept on each side of the detected word.
     pub margin_ms: f32,
@@ -58,7 +60,7 @@ impl Default for EndpointConfig {
             block: 80,
             floor_margin_db: 9.0,
             range_db: 30.0,
-            max_gap_ms: 250.0,
+            max_gap_ms: 120.0,
             max_lead_gap_ms: 100.0,
             margin_ms: 30.0,
             min_ms: 120.0,
@@ -281,9 +283,10 @@ mod tests {
 
     #[test]
     fn a_breath_before_the_word_is_not_the_word() {
-        // A 300 ms breath (noise at a fifth of the word's amplitude), 150 ms
-        // of quiet, then the word: the breath is a long run, but before the
-        // loudest stretch only gaps up to 100 ms are bridged.
+        // A 300 ms breath (noise peaking at a tenth of the word's
+        // amplitude), 150 ms of quiet, then the word: the breath is a long
+        // run, but before the loudest stretch only gaps up to 100 ms are
+        // bridged.
         let mut x = vec![0.0f32; 8000];
         let mut state = 1u32;
         for v in &mut x[8000 - 1200 - 2400..8000 - 1200] {
@@ -295,10 +298,11 @@ mod tests {
         let cfg = EndpointConfig::default();
         let r = find_word(&cfg, &x, 8000, &mut Vec::new()).range;
         assert_eq!(r, 8000 - 240..10_400 + 240);
-        // With the gap after the word allowed before it too, the breath
+        // With the fourth session's rule (250 ms either side), the breath
         // joined the word.
         let old = EndpointConfig {
-            max_lead_gap_ms: cfg.max_gap_ms,
+            max_lead_gap_ms: 250.0,
+            max_gap_ms: 250.0,
             ..cfg
         };
         let r = find_word(&old, &x, 8000, &mut Vec::new()).range;
