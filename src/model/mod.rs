@@ -27,7 +27,7 @@ use crate::features::{Cmvn, FeatureError, FrontEnd, FrontEndConfig};
 pub const MAGIC: &[u8; 8] = b"DIGITSMD";
 /// Bumped whenever the stored layout changes, or what the stored front-end
 /// settings compute (5: the clip's DC offset is removed first; 6: the
-/// endpoint detector ignores clicks; 7: and a breath before the word); older
+/// endpoint detector ignores clicks; 7: and breaths next to the word); older
 /// files are refused, since their model learned from other features.
 pub const FORMAT_VERSION: u32 = 7;
 
