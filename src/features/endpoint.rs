@@ -283,15 +283,16 @@ mod tests {
 
     #[test]
     fn a_breath_before_the_word_is_not_the_word() {
-        // A 300 ms breath (noise peaking at a tenth of the word's
-        // amplitude), 150 ms of quiet, then the word: the breath is a long
+        // A 300 ms breath (noise about 21 dB below the word's power),
+        // 150 ms of quiet, then the word: the breath is a long
         // run, but before the loudest stretch only gaps up to 100 ms are
         // bridged.
+        use rand::SeedableRng;
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
         let mut x = vec![0.0f32; 8000];
-        let mut state = 1u32;
-        for v in &mut x[8000 - 1200 - 2400..8000 - 1200] {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            *v = 0.1 * ((state >> 8) as f32 / (1u32 << 24) as f32 - 0.5);
+        let breath = crate::augment::white(2400, &mut rng);
+        for (v, b) in x[8000 - 1200 - 2400..8000 - 1200].iter_mut().zip(breath) {
+            *v = 0.03 * b;
         }
         x.extend(tone(2400, 0.5));
         x.extend(vec![0.0f32; 8000]);
