@@ -2,8 +2,10 @@
 //! the model's rate.
 //!
 //! This module owns WAV decoding (hound: 8/16/24/32-bit integer PCM and
-//! 32-bit float, any channel count, downmixed to mono), the checks that turn a
-//! bad file into one clear error, and resampling to [`MODEL_RATE`] with rubato.
+//! 32-bit float; symphonia for the WAV encodings hound lacks: μ-law, A-law,
+//! IMA and Microsoft ADPCM, 64-bit float; any channel count, downmixed to
+//! mono), the checks that turn a bad file into one clear error, and
+//! resampling to [`MODEL_RATE`] with rubato.
 //! Feature extraction (`features`) never sees anything but the output of
 //! [`Resampler8k`], so training, evaluation, `predict` and `listen` all hear
 //! the same signal.
@@ -42,7 +44,7 @@ pub enum AudioError {
     Corrupt(String),
     #[error("the WAV file holds no samples")]
     Empty,
-    #[error("unsupported WAV encoding: {0}; use PCM integer (8/16/24/32-bit) or 32-bit float")]
+    #[error("unsupported WAV encoding: {0}; convert it to PCM, e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`")]
     Unsupported(String),
     #[error("implausible sample rate {0} Hz (accepted: {MIN_RATE}..={MAX_RATE} Hz)")]
     BadRate(u32),
@@ -104,10 +106,96 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err(AudioError::NotWav);
     }
+    let encoding = WavEncoding::of(bytes);
+    let (interleaved, channels, sample_rate) = match encoding {
+        Some(WavEncoding::Pcm | WavEncoding::Float { bits: 32 }) | None => decode_hound(bytes)?,
+        Some(_) => decode_symphonia(bytes)?,
+    };
+    if interleaved.len() < channels {
+        return Err(AudioError::Empty);
+    }
+    if encoding != Some(WavEncoding::Pcm) {
+        check_float_range(&interleaved, channels)?;
+    }
+    Ok(Audio {
+        samples: downmix(&interleaved, channels),
+        sample_rate,
+    })
+}
+
+/// Float encodings can hold NaN, infinity or values whose square overflows
+/// f32; no front end survives them. Real float audio lies near ±1 (a little
+/// above where it clips), so a million is far past any of it.
+fn check_float_range(interleaved: &[f32], channels: usize) -> Result<()> {
+    let Some(i) = interleaved
+        .iter()
+        .position(|v| !v.is_finite() || v.abs() > 1e6)
+    else {
+        return Ok(());
+    };
+    let v = interleaved[i];
+    Err(AudioError::Corrupt(if v.is_finite() {
+        format!("sample {} is {v:e}, far outside ±1", i / channels)
+    } else {
+        format!("sample {} is not a finite number", i / channels)
+    }))
+}
+
+/// The encoding a WAV file's `fmt ` chunk declares (`wFormatTag`, or the
+/// sub-format of an extensible header): it picks the decoder, and names the
+/// encoding when neither decoder has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WavEncoding {
+    Pcm,
+    Float { bits: u16 },
+    Other(u16),
+}
+
+impl WavEncoding {
+    fn of(bytes: &[u8]) -> Option<Self> {
+        let fmt = fmt_chunk(bytes)?;
+        let le = |at: usize| {
+            fmt.get(at..at + 2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        };
+        let mut tag = le(0)?;
+        if tag == 0xFFFE {
+            // WAVE_FORMAT_EXTENSIBLE: the sub-format GUID starts with the tag.
+            tag = le(24)?;
+        }
+        Some(match tag {
+            1 => Self::Pcm,
+            3 => Self::Float { bits: le(14)? },
+            other => Self::Other(other),
+        })
+    }
+
+    /// A name for an encoding neither decoder reads.
+    fn describe(self) -> String {
+        let name = match self {
+            Self::Pcm => "PCM",
+            Self::Float { .. } => "floating point",
+            Self::Other(0x0031) => "GSM 6.10",
+            Self::Other(0x0050) => "MPEG audio",
+            Self::Other(0x0055) => "MP3",
+            Self::Other(0x0040 | 0x0064 | 0x0045) => "G.721/G.726 ADPCM",
+            Self::Other(0x00FF | 0x1610) => "AAC",
+            Self::Other(0x0160..=0x0163) => "Windows Media Audio",
+            Self::Other(_) => "a compressed encoding",
+        };
+        match self {
+            Self::Float { bits } => format!("{bits}-bit {name}"),
+            Self::Other(tag) => format!("{name} (format tag 0x{tag:04X})"),
+            Self::Pcm => name.into(),
+        }
+    }
+}
+
+/// Integer PCM and 32-bit float, through hound.
+fn decode_hound(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
     let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(map_hound)?;
     let spec = reader.spec();
     check_spec(spec.sample_rate, spec.channels)?;
-    let channels = spec.channels as usize;
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
         // The common case (FSDD, most microphones) straight from the bytes:
         // hound's per-sample reader costs more than the whole front end.
@@ -129,13 +217,65 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio> {
             )))
         }
     };
-    if interleaved.len() < channels {
-        return Err(AudioError::Empty);
+    Ok((interleaved, spec.channels as usize, spec.sample_rate))
+}
+
+/// Every other WAV encoding symphonia decodes (μ-law, A-law, ADPCM, 64-bit
+/// float); the rest get an error naming the encoding.
+fn decode_symphonia(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
+    use symphonia::core::audio::SampleBuffer;
+    use symphonia::core::codecs::DecoderOptions;
+    use symphonia::core::errors::Error as SymError;
+    use symphonia::core::formats::FormatOptions;
+    use symphonia::core::io::MediaSourceStream;
+    use symphonia::core::meta::MetadataOptions;
+    use symphonia::core::probe::Hint;
+
+    let encoding = WavEncoding::of(bytes);
+    let unsupported = || {
+        AudioError::Unsupported(encoding.map_or_else(|| "unknown".into(), WavEncoding::describe))
+    };
+    let map = |e: SymError| match e {
+        SymError::Unsupported(_) => unsupported(),
+        other => AudioError::Corrupt(other.to_string()),
+    };
+    let source = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
+    let mut format = symphonia::default::get_probe()
+        .format(
+            Hint::new().with_extension("wav"),
+            source,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .map_err(map)?
+        .format;
+    let params = format
+        .default_track()
+        .ok_or_else(unsupported)?
+        .codec_params
+        .clone();
+    let (Some(rate), Some(layout)) = (params.sample_rate, params.channels) else {
+        return Err(unsupported());
+    };
+    let channels = layout.count();
+    check_spec(rate, channels.try_into().unwrap_or(u16::MAX))?;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions::default())
+        .map_err(map)?;
+    let mut out = Vec::new();
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            // The end of the data chunk.
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(map(e)),
+        };
+        let decoded = decoder.decode(&packet).map_err(map)?;
+        let mut buf = SampleBuffer::<f32>::new(decoded.capacity() as u64, *decoded.spec());
+        buf.copy_interleaved_ref(decoded);
+        out.extend_from_slice(buf.samples());
     }
-    Ok(Audio {
-        samples: downmix(&interleaved, channels),
-        sample_rate: spec.sample_rate,
-    })
+    Ok((out, channels, rate))
 }
 
 /// Rejects rates and channel counts no real recording has.
@@ -149,20 +289,25 @@ pub fn check_spec(sample_rate: u32, channels: u16) -> Result<()> {
     Ok(())
 }
 
-/// `nBlockAlign` of the `fmt ` chunk (bytes per frame), if the chunk is there.
-fn block_align(bytes: &[u8]) -> Option<u16> {
+/// The body of the `fmt ` chunk, if the file has one.
+fn fmt_chunk(bytes: &[u8]) -> Option<&[u8]> {
     let mut pos = 12;
     while pos + 8 <= bytes.len() {
         let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
         if &bytes[pos..pos + 4] == b"fmt " {
-            let at = pos + 8 + 12;
-            return bytes
-                .get(at..at + 2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]));
+            let end = (pos + 8).saturating_add(size).min(bytes.len());
+            return bytes.get(pos + 8..end);
         }
         pos = pos.checked_add(8 + size + size % 2)?;
     }
     None
+}
+
+/// `nBlockAlign` of the `fmt ` chunk (bytes per frame), if the chunk is there.
+fn block_align(bytes: &[u8]) -> Option<u16> {
+    fmt_chunk(bytes)?
+        .get(12..14)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
 }
 
 /// 16-bit little-endian PCM from the data chunk hound has just located.
@@ -200,9 +345,7 @@ fn map_hound(e: hound::Error) -> AudioError {
     match e {
         hound::Error::IoError(io) => AudioError::Corrupt(io.to_string()),
         hound::Error::FormatError(msg) => AudioError::Corrupt(msg.to_string()),
-        hound::Error::Unsupported => {
-            AudioError::Unsupported("compressed or extensible format".into())
-        }
+        hound::Error::Unsupported => AudioError::Unsupported("a compressed encoding".into()),
         hound::Error::TooWide => AudioError::Unsupported("sample width over 32 bits".into()),
         hound::Error::UnfinishedSample => AudioError::Corrupt("file ends inside a sample".into()),
         hound::Error::InvalidSampleFormat => {
