@@ -239,7 +239,10 @@ fn decode_symphonia(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
         SymError::Unsupported(_) => unsupported(),
         other => AudioError::Corrupt(other.to_string()),
     };
-    let source = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
+    let source = MediaSourceStream::new(
+        Box::new(Cursor::new(with_cb_size(bytes))),
+        Default::default(),
+    );
     let mut format = symphonia::default::get_probe()
         .format(
             Hint::new().with_extension("wav"),
@@ -289,18 +292,40 @@ pub fn check_spec(sample_rate: u32, channels: u16) -> Result<()> {
     Ok(())
 }
 
-/// The body of the `fmt ` chunk, if the file has one.
-fn fmt_chunk(bytes: &[u8]) -> Option<&[u8]> {
+/// Where the body of the `fmt ` chunk lies in `bytes`, if the file has one.
+fn fmt_range(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
     let mut pos = 12;
     while pos + 8 <= bytes.len() {
         let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
         if &bytes[pos..pos + 4] == b"fmt " {
-            let end = (pos + 8).saturating_add(size).min(bytes.len());
-            return bytes.get(pos + 8..end);
+            return Some(pos + 8..(pos + 8).saturating_add(size).min(bytes.len()));
         }
         pos = pos.checked_add(8 + size + size % 2)?;
     }
     None
+}
+
+/// The body of the `fmt ` chunk, if the file has one.
+fn fmt_chunk(bytes: &[u8]) -> Option<&[u8]> {
+    fmt_range(bytes).map(|r| &bytes[r])
+}
+
+/// `bytes` with a 16-byte `fmt ` chunk grown to 18 (`cbSize` = 0). Older
+/// writers (saytime's, many telephone systems') omit `cbSize` for μ-law and
+/// A-law; symphonia insists on it, as WAVEFORMATEX does for non-PCM data.
+fn with_cb_size(bytes: &[u8]) -> Vec<u8> {
+    let Some(fmt) = fmt_range(bytes).filter(|r| r.len() == 16) else {
+        return bytes.to_vec();
+    };
+    let end = fmt.end;
+    let mut out = Vec::with_capacity(bytes.len() + 2);
+    out.extend_from_slice(&bytes[..end]);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&bytes[end..]);
+    out[fmt.start - 4..fmt.start].copy_from_slice(&18u32.to_le_bytes());
+    let riff = u32::from_le_bytes([out[4], out[5], out[6], out[7]]).saturating_add(2);
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    out
 }
 
 /// `nBlockAlign` of the `fmt ` chunk (bytes per frame), if the chunk is there.

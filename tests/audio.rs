@@ -5,7 +5,7 @@ use digits::audio::{decode_wav, AudioError, Resampler8k};
 use digits::augment::power;
 use rand::SeedableRng;
 
-use crate::util::{digits_cmd, wav_bytes};
+use crate::util::{digits_cmd, g711_wav, wav_bytes};
 
 fn tone(n: usize, rate: u32) -> Vec<f32> {
     (0..n)
@@ -174,6 +174,19 @@ fn compressed_wav_encodings_decode_like_sox() {
             // sox rounds to 16 bits: one step.
             assert!(worst <= 1.0 / 32768.0, "{enc}: error {worst}");
         }
+    }
+}
+
+/// G.711 with the 16-byte `fmt ` chunk of older writers (no `cbSize`, which
+/// symphonia insists on) decodes like the same bytes under sox's header.
+#[test]
+fn g711_without_cb_size_decodes() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/encodings");
+    for (tag, enc) in [(7, "mu-law"), (6, "a-law")] {
+        let bytes = std::fs::read(dir.join(format!("{enc}.wav"))).unwrap();
+        let data = bytes.windows(4).position(|w| w == b"data").unwrap() + 8;
+        let ours = decode_wav(&g711_wav(tag, &bytes[data..])).unwrap();
+        assert_eq!(ours, decode_wav(&bytes).unwrap(), "{enc}");
     }
 }
 

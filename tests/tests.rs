@@ -10,5 +10,7 @@ mod fetch;
 mod listen;
 // The recognizer end to end on FSDD.
 mod recognition;
+// Real voices from Debian packages.
+mod voices;
 // Helpers shared by the modules above.
 mod util;

@@ -57,3 +57,25 @@ pub fn resample_linear(x: &[f32], from: u32, to: u32) -> Vec<f32> {
         })
         .collect()
 }
+
+/// An 8 kHz mono G.711 WAV (`tag` 6: A-law, 7: μ-law) around raw bytes, with
+/// the 16-byte `fmt ` chunk older writers use (no `cbSize`).
+pub fn g711_wav(tag: u16, raw: &[u8]) -> Vec<u8> {
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(4 + 8 + 16 + 8 + raw.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    for v in [tag, 1] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    for v in [1u16, 8] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    w.extend_from_slice(raw);
+    w
+}
