@@ -112,6 +112,54 @@ fn eval_split_all_scores_every_clip_of_a_folder() {
         .stderr("digits: --data has no official test clips (takes 0-4); to score every clip given, add --split all\n");
 }
 
+/// Other corpora's layouts: Speech Commands' folder per digit word
+/// (`seven/{speaker}_nohash_{take}.wav`) and AudioMNIST's folder per speaker
+/// of FSDD-style names, side by side under one `--data`; files that are not
+/// labelled WAVs are skipped. A folder with none says how to name them.
+#[test]
+fn eval_reads_digit_word_folders_and_nested_speaker_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    const WORDS: [&str; 10] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    ];
+    for (d, word) in WORDS.iter().enumerate() {
+        let words = dir.path().join("speech_commands").join(word);
+        let speaker = dir.path().join("audiomnist").join("theo");
+        for folder in [&words, &speaker] {
+            std::fs::create_dir_all(folder).unwrap();
+        }
+        let take = |t: u32| fsdd().join(format!("{d}_jackson_{t}.wav"));
+        std::fs::copy(take(30), words.join(format!("0a7c2a8d_nohash_{d}.wav"))).unwrap();
+        std::fs::copy(take(31), words.join("second.wav")).unwrap();
+        std::fs::write(words.join("README.txt"), "not audio").unwrap();
+        std::fs::copy(
+            fsdd().join(format!("{d}_theo_30.wav")),
+            speaker.join(format!("{d}_theo_30.wav")),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("yes")).unwrap();
+    std::fs::copy(fsdd().join("0_theo_30.wav"), dir.path().join("yes/a.wav")).unwrap();
+    let v: Value = serde_json::from_str(&eval_data_ok(
+        dir.path(),
+        &["--quiet", "--json", "--split", "all"],
+    ))
+    .unwrap();
+    assert_eq!(v["n"].as_u64(), Some(30));
+    let accuracy = v["accuracy"].as_f64().unwrap();
+    assert!(accuracy >= 0.95, "accuracy {accuracy}");
+    let empty = tempfile::tempdir().unwrap();
+    cargo_bin_cmd!("digits")
+        .args(["eval", "--quiet", "--split", "all", "--data"])
+        .arg(empty.path())
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "digits: {}: no labelled WAVs found in this folder or below; name them `{{digit}}_{{speaker}}_{{take}}.wav` (FSDD), or put them in folders named zero … nine\n",
+            empty.path().display()
+        ));
+}
+
 #[test]
 fn eval_snr_rejects_non_numbers() {
     cargo_bin_cmd!("digits")

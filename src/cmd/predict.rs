@@ -30,7 +30,8 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
-    if args.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+    let from_stdin = |f: &&std::path::PathBuf| matches!(Input::of(f), Input::Stdin);
+    if args.files.iter().filter(from_stdin).count() > 1 {
         return Err(BadInput("`-` (standard input) can be given only once".into()).into());
     }
     let model = ModelFile::load_or_embedded(args.model.as_deref())?;
@@ -40,17 +41,18 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0usize;
     for file in &args.files {
         let name = file.display().to_string();
+        let input = Input::of(file);
         let started = Instant::now();
-        let result = load(file).and_then(|a| {
+        let result = input.load().and_then(|a| {
             let p = recognizer
                 .recognize(&a.samples, a.sample_rate)
-                .with_context(|| format!("{name}: cannot classify"))?;
+                .with_context(|| format!("{}: cannot classify", input.name()))?;
             let rise = recognizer.word_rise_db();
             if rise < MIN_WORD_RISE_DB {
                 let stretch_ms = recognizer.model().front_end.endpoint.seed_ms;
                 return Err(BadInput(format!(
                     "{}: no word heard (its loudest {stretch_ms} ms is {rise:.1} dB above the background, a word rises {MIN_WORD_RISE_DB} dB or more); check that the recording holds a spoken digit",
-                    display_name(file)
+                    input.name()
                 ))
                 .into());
             }
@@ -83,40 +85,56 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load(file: &std::path::Path) -> anyhow::Result<Audio> {
-    let from_stdin = file.as_os_str() == "-";
-    let audio = if from_stdin {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading standard input")?;
-        decode_wav(&bytes).context("standard input")?
-    } else if file.is_dir() {
-        return Err(BadInput(format!(
-            "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
-            file.display(),
-            file.display()
-        ))
-        .into());
-    } else {
-        read_wav(file)?
-    };
-    if audio.is_silent() {
-        return Err(BadInput(format!(
-            "{}: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted",
-            display_name(file)
-        ))
-        .into());
-    }
-    Ok(audio)
+/// One input of `predict`: a file, or `-` for standard input.
+enum Input<'a> {
+    Stdin,
+    File(&'a std::path::Path),
 }
 
-/// How error lines name `file`.
-fn display_name(file: &std::path::Path) -> String {
-    if file.as_os_str() == "-" {
-        "standard input".into()
-    } else {
-        file.display().to_string()
+impl<'a> Input<'a> {
+    fn of(file: &'a std::path::Path) -> Self {
+        if file.as_os_str() == "-" {
+            Self::Stdin
+        } else {
+            Self::File(file)
+        }
+    }
+
+    /// How error lines name the input.
+    fn name(&self) -> String {
+        match self {
+            Self::Stdin => "standard input".into(),
+            Self::File(file) => file.display().to_string(),
+        }
+    }
+
+    fn load(&self) -> anyhow::Result<Audio> {
+        let audio = match self {
+            Self::Stdin => {
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut bytes)
+                    .context("reading standard input")?;
+                decode_wav(&bytes).context("standard input")?
+            }
+            Self::File(file) if file.is_dir() => {
+                return Err(BadInput(format!(
+                    "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
+                    file.display(),
+                    file.display()
+                ))
+                .into());
+            }
+            Self::File(file) => read_wav(file)?,
+        };
+        if audio.is_silent() {
+            return Err(BadInput(format!(
+                "{}: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted",
+                self.name()
+            ))
+            .into());
+        }
+        Ok(audio)
     }
 }
 

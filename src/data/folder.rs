@@ -1,6 +1,9 @@
-//! FSDD folder layout: `{digit}_{speaker}_{take}.wav`, mono 16-bit 8 kHz.
+//! Folders of labelled WAVs: FSDD's `{digit}_{speaker}_{take}.wav` names
+//! (AudioMNIST's too, in per-speaker subfolders), or Speech Commands' layout,
+//! one folder per digit word (`zero/` … `nine/`, or `0/` … `9/`) holding
+//! `{speaker}_nohash_{take}.wav` or any other name.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Clip, DataError, Dataset, Result};
 use crate::audio;
@@ -33,35 +36,83 @@ pub fn parse_fsdd_name(name: &str) -> Option<FsddName> {
     })
 }
 
-/// Loads every FSDD-named WAV in `dir` (not recursive), sorted by file name.
-/// Other files are ignored; a bad WAV among them is an error naming it.
-pub fn read_folder(dir: &Path) -> Result<Dataset> {
-    let io = |source| DataError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut named = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(parse_fsdd_name)
-        {
-            named.push((path, name));
-        }
+/// The label of a WAV found under a data folder, and what its name says
+/// about speaker and take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderLabel {
+    pub digit: u8,
+    pub speaker: Option<String>,
+    pub take: Option<u32>,
+}
+
+const DIGIT_WORDS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
+
+/// A WAV's label: its FSDD-style name, or else the digit its folder is
+/// named after (Speech Commands: `seven/0a7c2a8d_nohash_1.wav`).
+pub fn folder_label(path: &Path) -> Option<FolderLabel> {
+    let file = path.file_name()?.to_str()?;
+    if let Some(n) = parse_fsdd_name(file) {
+        return Some(FolderLabel {
+            digit: n.digit,
+            speaker: Some(n.speaker),
+            take: Some(n.take),
+        });
     }
-    if named.is_empty() {
+    let stem = file
+        .strip_suffix(".wav")
+        .or_else(|| file.strip_suffix(".WAV"))?;
+    let folder = path.parent()?.file_name()?.to_str()?.to_ascii_lowercase();
+    let digit = DIGIT_WORDS
+        .iter()
+        .position(|w| *w == folder)
+        .or_else(|| folder.parse::<usize>().ok().filter(|d| *d <= 9))?;
+    let (speaker, take) = match stem.split_once("_nohash_") {
+        Some((speaker, take)) => (Some(speaker.to_string()), take.parse().ok()),
+        None => (None, None),
+    };
+    Some(FolderLabel {
+        digit: digit as u8,
+        speaker,
+        take,
+    })
+}
+
+/// Loads every labelled WAV under `dir` ([`folder_label`]; subfolders
+/// included, symbolic links not followed), sorted by path. Other files are
+/// ignored; a bad WAV among the labelled ones is an error naming it.
+pub fn read_folder(dir: &Path) -> Result<Dataset> {
+    let mut labelled = Vec::new();
+    collect_labelled(dir, &mut labelled)?;
+    if labelled.is_empty() {
         return Err(DataError::NoClips {
             path: dir.to_path_buf(),
         });
     }
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut clips = Vec::with_capacity(named.len());
-    for (path, name) in named {
-        clips.push(clip_from(&path, name)?);
+    labelled.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut clips = Vec::with_capacity(labelled.len());
+    for (path, label) in labelled {
+        clips.push(clip_from(&path, label)?);
     }
     Ok(Dataset { clips })
+}
+
+fn collect_labelled(dir: &Path, out: &mut Vec<(PathBuf, FolderLabel)>) -> Result<()> {
+    let io = |source| DataError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        if entry.file_type().map_err(io)?.is_dir() {
+            collect_labelled(&path, out)?;
+        } else if let Some(label) = folder_label(&path) {
+            out.push((path, label));
+        }
+    }
+    Ok(())
 }
 
 /// Reads one WAV named in the FSDD layout as a labelled clip.
@@ -73,17 +124,22 @@ pub fn read_fsdd_clip(path: &Path) -> Result<Clip> {
         .ok_or_else(|| DataError::NoClips {
             path: path.to_path_buf(),
         })?;
-    clip_from(path, name)
+    let label = FolderLabel {
+        digit: name.digit,
+        speaker: Some(name.speaker),
+        take: Some(name.take),
+    };
+    clip_from(path, label)
 }
 
-fn clip_from(path: &Path, name: FsddName) -> Result<Clip> {
+fn clip_from(path: &Path, label: FolderLabel) -> Result<Clip> {
     let a = audio::read_wav(path)?;
     Ok(Clip {
         samples: a.samples,
         sample_rate: a.sample_rate,
-        digit: name.digit,
-        speaker: Some(name.speaker),
-        take: Some(name.take),
+        digit: label.digit,
+        speaker: label.speaker,
+        take: label.take,
         origin: path.display().to_string(),
         source_split: None,
     })
@@ -106,5 +162,37 @@ mod tests {
         assert_eq!(parse_fsdd_name("12_theo_1.wav"), None);
         assert_eq!(parse_fsdd_name("7_theo.wav"), None);
         assert_eq!(parse_fsdd_name("7_theo_1.mp3"), None);
+    }
+
+    #[test]
+    fn labels_come_from_the_name_or_the_digit_folder() {
+        let label = |p: &str| folder_label(Path::new(p));
+        assert_eq!(
+            label("data/01/3_01_7.wav"),
+            Some(FolderLabel {
+                digit: 3,
+                speaker: Some("01".into()),
+                take: Some(7)
+            })
+        );
+        assert_eq!(
+            label("sc/Seven/0a7c2a8d_nohash_1.wav"),
+            Some(FolderLabel {
+                digit: 7,
+                speaker: Some("0a7c2a8d".into()),
+                take: Some(1)
+            })
+        );
+        assert_eq!(
+            label("mine/4/take.wav"),
+            Some(FolderLabel {
+                digit: 4,
+                speaker: None,
+                take: None
+            })
+        );
+        assert_eq!(label("sc/yes/0a7c2a8d_nohash_1.wav"), None);
+        assert_eq!(label("sc/12/x.wav"), None);
+        assert_eq!(label("sc/seven/notes.txt"), None);
     }
 }

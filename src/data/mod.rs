@@ -17,7 +17,9 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub use self::parquet::{read_parquet, write_parquet, PARQUET_AUDIO_COLUMN, PARQUET_LABEL_COLUMN};
-pub use folder::{parse_fsdd_name, read_folder, read_fsdd_clip, FsddName};
+pub use folder::{
+    folder_label, parse_fsdd_name, read_folder, read_fsdd_clip, FolderLabel, FsddName,
+};
 
 /// Takes 0..=4 of every digit and speaker are FSDD's official test set.
 pub const OFFICIAL_TEST_TAKES: std::ops::RangeInclusive<u32> = 0..=4;
@@ -33,7 +35,7 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: no FSDD clips (`{{digit}}_{{speaker}}_{{take}}.wav`) found in this folder")]
+    #[error("{path}: no labelled WAVs found in this folder or below; name them `{{digit}}_{{speaker}}_{{take}}.wav` (FSDD), or put them in folders named zero … nine")]
     NoClips { path: PathBuf },
     #[error(transparent)]
     Wav(#[from] crate::audio::AudioError),
@@ -82,7 +84,7 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Loads every path: folders in FSDD layout and `.parquet` files.
+    /// Loads every path: folders of labelled WAVs (`folder`) and `.parquet` files.
     pub fn load(paths: &[PathBuf]) -> Result<Dataset> {
         let mut clips = Vec::new();
         for path in paths {
