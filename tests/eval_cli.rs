@@ -113,9 +113,11 @@ fn eval_split_all_scores_every_clip_of_a_folder() {
 }
 
 /// Other corpora's layouts: Speech Commands' folder per digit word
-/// (`seven/{speaker}_nohash_{take}.wav`) and AudioMNIST's folder per speaker
+/// (`seven/{speaker}_nohash_{n}.wav`) and AudioMNIST's folder per speaker
 /// of FSDD-style names, side by side under one `--data`; files that are not
-/// labelled WAVs are skipped. A folder with none says how to name them.
+/// labelled WAVs are skipped. Folder labels carry no take, so the official
+/// split says to use `--split all`. A folder with no labelled WAVs says how
+/// to name them.
 #[test]
 fn eval_reads_digit_word_folders_and_nested_speaker_folders() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,6 +150,16 @@ fn eval_reads_digit_word_folders_and_nested_speaker_folders() {
     assert_eq!(v["n"].as_u64(), Some(30));
     let accuracy = v["accuracy"].as_f64().unwrap();
     assert!(accuracy >= 0.95, "accuracy {accuracy}");
+    let words = dir.path().join("speech_commands");
+    cargo_bin_cmd!("digits")
+        .args(["eval", "--quiet", "--data"])
+        .arg(&words)
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "digits: the official split needs take numbers, but {} has none; use --split all or data whose file names carry the take\n",
+            words.join("eight/0a7c2a8d_nohash_8.wav").display()
+        ));
     let empty = tempfile::tempdir().unwrap();
     cargo_bin_cmd!("digits")
         .args(["eval", "--quiet", "--split", "all", "--data"])

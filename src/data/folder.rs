@@ -1,7 +1,8 @@
 //! Folders of labelled WAVs: FSDD's `{digit}_{speaker}_{take}.wav` names
 //! (AudioMNIST's too, in per-speaker subfolders), or Speech Commands' layout,
 //! one folder per digit word (`zero/` … `nine/`, or `0/` … `9/`) holding
-//! `{speaker}_nohash_{take}.wav` or any other name.
+//! `{speaker}_nohash_{n}.wav` or any other name (no take: score such folders
+//! with `--split all` or `speaker`).
 
 use std::path::{Path, PathBuf};
 
@@ -68,14 +69,13 @@ pub fn folder_label(path: &Path) -> Option<FolderLabel> {
         .iter()
         .position(|w| *w == folder)
         .or_else(|| folder.parse::<usize>().ok().filter(|d| *d <= 9))?;
-    let (speaker, take) = match stem.split_once("_nohash_") {
-        Some((speaker, take)) => (Some(speaker.to_string()), take.parse().ok()),
-        None => (None, None),
-    };
+    // Speech Commands' `_nohash_N` counts repetitions, not FSDD's takes: the
+    // official split (takes 0–4 test) does not apply, so no take is kept.
+    let speaker = stem.split_once("_nohash_").map(|(s, _)| s.to_string());
     Some(FolderLabel {
         digit: digit as u8,
         speaker,
-        take,
+        take: None,
     })
 }
 
@@ -180,7 +180,7 @@ mod tests {
             Some(FolderLabel {
                 digit: 7,
                 speaker: Some("0a7c2a8d".into()),
-                take: Some(1)
+                take: None
             })
         );
         assert_eq!(
