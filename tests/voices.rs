@@ -1,6 +1,6 @@
 //! Real voices FSDD does not have: the spoken digits that Debian packages
 //! ship (an IVR voice, a game's umpire, a talking clock, a chess program).
-//! Five people, none of them in FSDD, recorded on other microphones, at 8,
+//! Four people, none of them in FSDD, recorded on other microphones, at 8,
 //! 11.025 and 16 kHz. `.ci/run` installs the packages; the README's set-up
 //! command does too.
 
