@@ -239,6 +239,23 @@ fn decode_symphonia(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
         SymError::Unsupported(_) => unsupported(),
         other => AudioError::Corrupt(other.to_string()),
     };
+    // symphonia's ADPCM decoder reads one or two channels of 4-bit codes
+    // and panics on more channels: refuse the rest here.
+    if let (Some(WavEncoding::Other(tag @ (0x0002 | 0x0011))), Some(fmt)) =
+        (encoding, fmt_chunk(bytes))
+    {
+        let le = |at: usize| {
+            fmt.get(at..at + 2)
+                .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+        };
+        let (channels, bits) = (le(2), le(14));
+        if !(1..=2).contains(&channels) || bits != 4 {
+            let name = if tag == 0x0002 { "Microsoft" } else { "IMA" };
+            return Err(AudioError::Unsupported(format!(
+                "{name} ADPCM with {channels} channels of {bits}-bit codes (1 or 2 channels of 4 bits are read)"
+            )));
+        }
+    }
     let source = MediaSourceStream::new(
         Box::new(Cursor::new(with_cb_size(bytes))),
         Default::default(),
