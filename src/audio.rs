@@ -109,7 +109,7 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio> {
     let encoding = WavEncoding::of(bytes);
     let (interleaved, channels, sample_rate) = match encoding {
         Some(WavEncoding::Pcm | WavEncoding::Float { bits: 32 }) | None => decode_hound(bytes)?,
-        Some(_) => decode_symphonia(bytes)?,
+        Some(_) => decode_symphonia(bytes, encoding)?,
     };
     if interleaved.len() < channels {
         return Err(AudioError::Empty);
@@ -153,19 +153,16 @@ enum WavEncoding {
 
 impl WavEncoding {
     fn of(bytes: &[u8]) -> Option<Self> {
-        let fmt = fmt_chunk(bytes)?;
-        let le = |at: usize| {
-            fmt.get(at..at + 2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]))
-        };
-        let mut tag = le(0)?;
+        let mut tag = fmt_field(bytes, 0)?;
         if tag == 0xFFFE {
             // WAVE_FORMAT_EXTENSIBLE: the sub-format GUID starts with the tag.
-            tag = le(24)?;
+            tag = fmt_field(bytes, 24)?;
         }
         Some(match tag {
             1 => Self::Pcm,
-            3 => Self::Float { bits: le(14)? },
+            3 => Self::Float {
+                bits: fmt_field(bytes, 14)?,
+            },
             other => Self::Other(other),
         })
     }
@@ -222,7 +219,7 @@ fn decode_hound(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
 
 /// Every other WAV encoding symphonia decodes (μ-law, A-law, ADPCM, 64-bit
 /// float); the rest get an error naming the encoding.
-fn decode_symphonia(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
+fn decode_symphonia(bytes: &[u8], encoding: Option<WavEncoding>) -> Result<(Vec<f32>, usize, u32)> {
     use symphonia::core::audio::SampleBuffer;
     use symphonia::core::codecs::DecoderOptions;
     use symphonia::core::errors::Error as SymError;
@@ -231,7 +228,6 @@ fn decode_symphonia(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
     use symphonia::core::meta::MetadataOptions;
     use symphonia::core::probe::Hint;
 
-    let encoding = WavEncoding::of(bytes);
     let unsupported = || {
         AudioError::Unsupported(encoding.map_or_else(|| "unknown".into(), WavEncoding::describe))
     };
@@ -241,14 +237,9 @@ fn decode_symphonia(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
     };
     // symphonia's ADPCM decoder reads one or two channels of 4-bit codes
     // and panics on more channels: refuse the rest here.
-    if let (Some(WavEncoding::Other(tag @ (0x0002 | 0x0011))), Some(fmt)) =
-        (encoding, fmt_chunk(bytes))
-    {
-        let le = |at: usize| {
-            fmt.get(at..at + 2)
-                .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
-        };
-        let (channels, bits) = (le(2), le(14));
+    if let Some(WavEncoding::Other(tag @ (0x0002 | 0x0011))) = encoding {
+        let field = |at| fmt_field(bytes, at).unwrap_or(0);
+        let (channels, bits) = (field(2), field(14));
         if !(1..=2).contains(&channels) || bits != 4 {
             let name = if tag == 0x0002 { "Microsoft" } else { "IMA" };
             return Err(AudioError::Unsupported(format!(
@@ -322,11 +313,6 @@ fn fmt_range(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
     None
 }
 
-/// The body of the `fmt ` chunk, if the file has one.
-fn fmt_chunk(bytes: &[u8]) -> Option<&[u8]> {
-    fmt_range(bytes).map(|r| &bytes[r])
-}
-
 /// `bytes` with a 16-byte `fmt ` chunk grown to 18 (`cbSize` = 0). Older
 /// writers (saytime's, many telephone systems') omit `cbSize` for μ-law and
 /// A-law; symphonia insists on it, as WAVEFORMATEX does for non-PCM data.
@@ -345,11 +331,18 @@ fn with_cb_size(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The little-endian 16-bit field at byte `at` of the `fmt ` chunk:
+/// 0 `wFormatTag`, 2 `nChannels`, 12 `nBlockAlign`, 14 `wBitsPerSample`,
+/// 24 an extensible header's sub-format tag.
+fn fmt_field(bytes: &[u8], at: usize) -> Option<u16> {
+    bytes[fmt_range(bytes)?]
+        .get(at..at + 2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+}
+
 /// `nBlockAlign` of the `fmt ` chunk (bytes per frame), if the chunk is there.
 fn block_align(bytes: &[u8]) -> Option<u16> {
-    fmt_chunk(bytes)?
-        .get(12..14)
-        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    fmt_field(bytes, 12)
 }
 
 /// 16-bit little-endian PCM from the data chunk hound has just located.
