@@ -5,7 +5,7 @@ use digits::audio::{decode_wav, AudioError, Resampler8k};
 use digits::augment::power;
 use rand::SeedableRng;
 
-use crate::util::{digits_cmd, g711_wav, wav_bytes};
+use crate::util::{digits_cmd, wav_bytes, wav_header};
 
 fn tone(n: usize, rate: u32) -> Vec<f32> {
     (0..n)
@@ -74,25 +74,6 @@ fn err(bytes: &[u8]) -> String {
     decode_wav(bytes).unwrap_err().to_string()
 }
 
-/// A canonical 44-byte PCM header with the given fields.
-fn header(format: u16, channels: u16, rate: u32, bits: u16, data_len: u32) -> Vec<u8> {
-    let block = channels as u32 * bits as u32 / 8;
-    let mut h = Vec::new();
-    h.extend_from_slice(b"RIFF");
-    h.extend_from_slice(&(36 + data_len).to_le_bytes());
-    h.extend_from_slice(b"WAVEfmt ");
-    h.extend_from_slice(&16u32.to_le_bytes());
-    h.extend_from_slice(&format.to_le_bytes());
-    h.extend_from_slice(&channels.to_le_bytes());
-    h.extend_from_slice(&rate.to_le_bytes());
-    h.extend_from_slice(&(rate * block).to_le_bytes());
-    h.extend_from_slice(&(block as u16).to_le_bytes());
-    h.extend_from_slice(&bits.to_le_bytes());
-    h.extend_from_slice(b"data");
-    h.extend_from_slice(&data_len.to_le_bytes());
-    h
-}
-
 #[test]
 fn bad_files_are_named_errors() {
     assert_eq!(
@@ -104,7 +85,7 @@ fn bad_files_are_named_errors() {
         "not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`"
     );
     assert_eq!(
-        err(&header(1, 1, 8000, 16, 0)),
+        err(&wav_header(1, 1, 8000, 16, 0)),
         "the WAV file holds no samples"
     );
     let mut truncated = wav_bytes(&tone(800, 8000), 8000, 1, 16, false);
@@ -115,19 +96,19 @@ fn bad_files_are_named_errors() {
         err(&truncated)
     );
     assert_eq!(
-        err(&header(1, 1, 1, 16, 4)),
+        err(&wav_header(1, 1, 1, 16, 4)),
         "implausible sample rate 1 Hz (accepted: 4000..=384000 Hz)"
     );
     assert_eq!(
-        err(&header(1, 1, 10_000_000, 16, 4)),
+        err(&wav_header(1, 1, 10_000_000, 16, 4)),
         "implausible sample rate 10000000 Hz (accepted: 4000..=384000 Hz)"
     );
     assert_eq!(
-        err(&header(1, 300, 8000, 16, 600)),
+        err(&wav_header(1, 300, 8000, 16, 600)),
         "implausible channel count 300 (accepted: 1..=64)"
     );
     // Format 0x55 is MPEG layer 3 inside a WAV container.
-    let mp3 = header(0x55, 1, 8000, 16, 4);
+    let mp3 = wav_header(0x55, 1, 8000, 16, 4);
     assert_eq!(err(&mp3), "unsupported WAV encoding: MP3 (format tag 0x0055); convert it to PCM, e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`");
     assert_eq!(
         err(&wav_bytes(&[0.0, f32::NAN], 8000, 1, 32, true)),
@@ -138,9 +119,9 @@ fn bad_files_are_named_errors() {
         "truncated or corrupt WAV data (sample 2 is -1e30, far outside ±1); re-record or re-export the file"
     );
     // GSM 6.10, as telephone systems record it.
-    assert_eq!(err(&header(0x31, 1, 8000, 0, 4)), "unsupported WAV encoding: GSM 6.10 (format tag 0x0031); convert it to PCM, e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`");
+    assert_eq!(err(&wav_header(0x31, 1, 8000, 0, 4)), "unsupported WAV encoding: GSM 6.10 (format tag 0x0031); convert it to PCM, e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`");
     assert!(matches!(
-        decode_wav(&header(1, 1, 8000, 16, 0)),
+        decode_wav(&wav_header(1, 1, 8000, 16, 0)),
         Err(AudioError::Empty)
     ));
 }
@@ -185,7 +166,9 @@ fn g711_without_cb_size_decodes() {
     for (tag, enc) in [(7, "mu-law"), (6, "a-law")] {
         let bytes = std::fs::read(dir.join(format!("{enc}.wav"))).unwrap();
         let data = bytes.windows(4).position(|w| w == b"data").unwrap() + 8;
-        let ours = decode_wav(&g711_wav(tag, &bytes[data..])).unwrap();
+        let mut g711 = wav_header(tag, 1, 8000, 8, (bytes.len() - data) as u32);
+        g711.extend_from_slice(&bytes[data..]);
+        let ours = decode_wav(&g711).unwrap();
         assert_eq!(ours, decode_wav(&bytes).unwrap(), "{enc}");
     }
 }
@@ -221,7 +204,7 @@ fn damaged_compressed_wavs_are_errors_not_panics() {
 #[test]
 fn predict_reports_each_bad_file_and_classifies_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("empty.wav"), header(1, 1, 8000, 16, 0)).unwrap();
+    std::fs::write(dir.path().join("empty.wav"), wav_header(1, 1, 8000, 16, 0)).unwrap();
     std::fs::write(dir.path().join("text.wav"), "hello").unwrap();
     // A muted microphone: a second of one value, and one flickering by a
     // single 16-bit step. The model would name a digit for either.

@@ -58,24 +58,23 @@ pub fn resample_linear(x: &[f32], from: u32, to: u32) -> Vec<f32> {
         .collect()
 }
 
-/// An 8 kHz mono G.711 WAV (`tag` 6: A-law, 7: μ-law) around raw bytes, with
-/// the 16-byte `fmt ` chunk older writers use (no `cbSize`).
-pub fn g711_wav(tag: u16, raw: &[u8]) -> Vec<u8> {
-    let mut w = Vec::new();
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(4 + 8 + 16 + 8 + raw.len() as u32).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    for v in [tag, 1] {
-        w.extend_from_slice(&v.to_le_bytes());
-    }
-    w.extend_from_slice(&8000u32.to_le_bytes());
-    w.extend_from_slice(&8000u32.to_le_bytes());
-    for v in [1u16, 8] {
-        w.extend_from_slice(&v.to_le_bytes());
-    }
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-    w.extend_from_slice(raw);
-    w
+/// A canonical 44-byte WAV header with the given fields: the 16-byte `fmt `
+/// chunk (no `cbSize`, as older writers leave it for G.711 too), then the
+/// `data` chunk's header. Append `data_len` bytes of samples.
+pub fn wav_header(format: u16, channels: u16, rate: u32, bits: u16, data_len: u32) -> Vec<u8> {
+    let block = channels as u32 * bits as u32 / 8;
+    let mut h = Vec::new();
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&(36 + data_len).to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&format.to_le_bytes());
+    h.extend_from_slice(&channels.to_le_bytes());
+    h.extend_from_slice(&rate.to_le_bytes());
+    h.extend_from_slice(&(rate * block).to_le_bytes());
+    h.extend_from_slice(&(block as u16).to_le_bytes());
+    h.extend_from_slice(&bits.to_le_bytes());
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&data_len.to_le_bytes());
+    h
 }

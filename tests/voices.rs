@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use digits::audio::{decode_wav, read_wav, Audio};
 use digits::model::{ModelFile, Recognizer};
 
-use crate::util::g711_wav;
+use crate::util::wav_header;
 
 const PACKAGES: &str = "asterisk-core-sounds-en-wav csmash-data saytime scid-data";
 const WORDS: [&str; 10] = [
@@ -43,7 +43,10 @@ fn load(path: &Path) -> Audio {
     if path.extension().is_some_and(|e| e == "au") {
         // Raw 8 kHz μ-law: wrapped in a WAV header, it goes through the same
         // decoder as any μ-law WAV.
-        decode_wav(&g711_wav(7, &std::fs::read(path).unwrap())).unwrap()
+        let raw = std::fs::read(path).unwrap();
+        let mut wav = wav_header(7, 1, 8000, 8, raw.len() as u32);
+        wav.extend_from_slice(&raw);
+        decode_wav(&wav).unwrap()
     } else {
         read_wav(path).unwrap()
     }
