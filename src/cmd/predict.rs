@@ -30,8 +30,12 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
-    let from_stdin = |f: &&std::path::PathBuf| matches!(Input::of(f), Input::Stdin);
-    if args.files.iter().filter(from_stdin).count() > 1 {
+    let stdin_count = args
+        .files
+        .iter()
+        .filter(|f| matches!(Input::of(f), Input::Stdin))
+        .count();
+    if stdin_count > 1 {
         return Err(BadInput("`-` (standard input) can be given only once".into()).into());
     }
     let model = ModelFile::load_or_embedded(args.model.as_deref())?;
