@@ -46,6 +46,16 @@ pub struct FolderLabel {
     pub take: Option<u32>,
 }
 
+impl From<FsddName> for FolderLabel {
+    fn from(n: FsddName) -> Self {
+        Self {
+            digit: n.digit,
+            speaker: Some(n.speaker),
+            take: Some(n.take),
+        }
+    }
+}
+
 const DIGIT_WORDS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
@@ -55,11 +65,7 @@ const DIGIT_WORDS: [&str; 10] = [
 pub fn folder_label(path: &Path) -> Option<FolderLabel> {
     let file = path.file_name()?.to_str()?;
     if let Some(n) = parse_fsdd_name(file) {
-        return Some(FolderLabel {
-            digit: n.digit,
-            speaker: Some(n.speaker),
-            take: Some(n.take),
-        });
+        return Some(n.into());
     }
     let stem = file
         .strip_suffix(".wav")
@@ -124,12 +130,7 @@ pub fn read_fsdd_clip(path: &Path) -> Result<Clip> {
         .ok_or_else(|| DataError::NoClips {
             path: path.to_path_buf(),
         })?;
-    let label = FolderLabel {
-        digit: name.digit,
-        speaker: Some(name.speaker),
-        take: Some(name.take),
-    };
-    clip_from(path, label)
+    clip_from(path, name.into())
 }
 
 fn clip_from(path: &Path, label: FolderLabel) -> Result<Clip> {
