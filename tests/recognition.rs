@@ -44,6 +44,30 @@ fn fsdd_folder_loads_with_its_official_and_speaker_splits() {
         val,
         "seeded: the same split every time"
     );
+
+    // Training needs no test takes; scoring and leave-one-speaker-out say
+    // what is missing and how to mend it.
+    assert_eq!(train.official_training_side().unwrap(), train);
+    assert_eq!(
+        train.official_split().unwrap_err().to_string(),
+        "split `official` leaves no test clips; use --split all to score every clip, or add takes 0-4"
+    );
+    assert_eq!(
+        test.official_training_side().unwrap_err().to_string(),
+        "split `official` leaves no training clips; use --split all, or add takes 5-49 (FSDD names: `{digit}_{speaker}_{take}.wav`)"
+    );
+    let george = Dataset {
+        clips: test
+            .clips
+            .iter()
+            .filter(|c| c.speaker.as_deref() == Some("george"))
+            .cloned()
+            .collect(),
+    };
+    assert_eq!(
+        george.speaker_folds().unwrap_err().to_string(),
+        "split `speaker` leaves no training clips; leave-one-speaker-out needs clips by two speakers or more"
+    );
 }
 
 #[test]

@@ -86,7 +86,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let paths = data_paths(&args.data)?;
     let all = Dataset::load(&paths)?;
     let data = match args.split {
-        TrainSplit::Official => all.official_split()?.0,
+        TrainSplit::Official => all.official_training_side()?,
         TrainSplit::All => all,
     };
     let mut front_end = TrainOptions::default().front_end;

@@ -45,8 +45,12 @@ pub enum DataError {
     NoSpeaker { origin: String },
     #[error("the official split needs take numbers, but {origin} has none; use --split all or data whose file names carry the take")]
     NoTake { origin: String },
-    #[error("split `{split}` leaves no {side} clips")]
-    EmptySplit { split: String, side: &'static str },
+    #[error("split `{split}` leaves no {side} clips; {fix}")]
+    EmptySplit {
+        split: String,
+        side: &'static str,
+        fix: &'static str,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, DataError>;
@@ -129,8 +133,35 @@ impl Dataset {
     /// numbers, that assignment is used. Both sides must have clips.
     pub fn official_split(&self) -> Result<(Dataset, Dataset)> {
         let (train, test) = self.official_sides()?;
-        check_sides("official", &train, &test)?;
+        let empty = |side, fix| DataError::EmptySplit {
+            split: "official".into(),
+            side,
+            fix,
+        };
+        if train.is_empty() {
+            return Err(empty("training", OFFICIAL_TRAINING_FIX));
+        }
+        if test.is_empty() {
+            return Err(empty(
+                "test",
+                "use --split all to score every clip, or add takes 0-4",
+            ));
+        }
         Ok((train, test))
+    }
+
+    /// [`Self::official_split`]'s training side alone (training needs no
+    /// test clips).
+    pub fn official_training_side(&self) -> Result<Dataset> {
+        let (train, _) = self.official_sides()?;
+        if train.is_empty() {
+            return Err(DataError::EmptySplit {
+                split: "official".into(),
+                side: "training",
+                fix: OFFICIAL_TRAINING_FIX,
+            });
+        }
+        Ok(train)
     }
 
     /// [`Self::official_split`]'s two sides, either of them possibly empty
@@ -168,14 +199,14 @@ impl Dataset {
         for s in self.speakers() {
             let train = self.subset(|c| c.speaker.as_deref() != Some(&s));
             let test = self.subset(|c| c.speaker.as_deref() == Some(&s));
-            check_sides("speaker", &train, &test)?;
+            if train.is_empty() {
+                return Err(DataError::EmptySplit {
+                    split: "speaker".into(),
+                    side: "training",
+                    fix: "leave-one-speaker-out needs clips by two speakers or more",
+                });
+            }
             folds.push((s, train, test));
-        }
-        if folds.len() < 2 {
-            return Err(DataError::EmptySplit {
-                split: "speaker".into(),
-                side: "training",
-            });
         }
         Ok(folds)
     }
@@ -209,21 +240,9 @@ pub fn stratified_indices(labels: &[u8], fraction: f64, seed: u64) -> (Vec<usize
     (fit, val)
 }
 
-fn check_sides(split: &str, train: &Dataset, test: &Dataset) -> Result<()> {
-    if train.is_empty() {
-        return Err(DataError::EmptySplit {
-            split: split.into(),
-            side: "training",
-        });
-    }
-    if test.is_empty() {
-        return Err(DataError::EmptySplit {
-            split: split.into(),
-            side: "test",
-        });
-    }
-    Ok(())
-}
+/// How to mend an official split with no training clips.
+const OFFICIAL_TRAINING_FIX: &str =
+    "use --split all, or add takes 5-49 (FSDD names: `{digit}_{speaker}_{take}.wav`)";
 
 /// Where tests and benches find FSDD on this machine kind.
 pub fn shared_fsdd_dir() -> PathBuf {
