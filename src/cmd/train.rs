@@ -131,10 +131,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         data.len(),
         data.speakers().len()
     );
-    let features = super::progress::bar(data.len() as u64, "features", args.quiet);
+    // Its length comes with the first event: clips and their augmented copies.
+    let features = super::progress::bar(0, "features", args.quiet);
     let fits = super::progress::bar(0, "fitting", args.quiet);
     let report = train(&data, &opts, &|e| match e {
-        TrainEvent::Features { done, .. } => features.set_position(done as u64),
+        TrainEvent::Features { done, total } => {
+            features.set_length(total as u64);
+            features.set_position(done as u64);
+        }
         TrainEvent::Fit { k, n } => {
             features.finish_and_clear();
             fits.set_length(n as u64);
