@@ -308,6 +308,49 @@ pub struct AugmentConfig {
     pub higher_pitch: (f64, f64),
 }
 
+impl AugmentConfig {
+    /// Probabilities in 0..=1, ranges finite and in order, warps and speeds
+    /// that keep a clip a clip.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("noise_prob", self.noise_prob),
+            ("tilt_prob", self.tilt_prob),
+            ("pad_prob", self.pad_prob),
+            ("reverb_prob", self.reverb_prob),
+            ("eq_prob", self.eq_prob),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} {p} is not a probability (0..=1)"));
+            }
+        }
+        for (name, v) in [("vtlp", self.vtlp), ("speed", self.speed)] {
+            if !(0.0..0.5).contains(&v) {
+                return Err(format!(
+                    "{name} {v} must be in 0..0.5 (a factor of 1 ± {name})"
+                ));
+            }
+        }
+        for (name, (lo, hi)) in [
+            ("snr_db", self.snr_db),
+            ("higher_warp", self.higher_warp),
+            ("higher_pitch", self.higher_pitch),
+        ] {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return Err(format!(
+                    "{name} range {lo}..{hi} must be finite and in order"
+                ));
+            }
+        }
+        if self.higher_warp.0 <= 0.0 {
+            return Err(format!(
+                "higher_warp {} must be positive",
+                self.higher_warp.0
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Which voice a perturbed copy speaks in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Voice {

@@ -282,7 +282,14 @@ fn model_files_from_elsewhere_are_clear_errors() {
     let good = ModelFile::embedded().unwrap().to_bytes();
     let mut old = good.clone();
     old[8..12].copy_from_slice(&(FORMAT_VERSION - 1).to_le_bytes());
-    let cases: [(&str, Vec<u8>, String); 4] = [
+    // Crafted files: they decode, but their settings are out of range.
+    let mut nan_gamma = ModelFile::embedded().unwrap();
+    nan_gamma.svm.params.gamma = f64::NAN;
+    let mut huge_fft = ModelFile::embedded().unwrap();
+    huge_fft.front_end.mfcc.n_fft = 1 << 30;
+    let cases: [(&str, Vec<u8>, String); 6] = [
+        ("nan.model", nan_gamma.to_bytes(), "nan.model is truncated or corrupt (model is inconsistent: gamma must be a positive number, got NaN); retrain it with `digits train`".into()),
+        ("fft.model", huge_fft.to_bytes(), "fft.model is truncated or corrupt (invalid MFCC setting: n_fft 1073741824 must be a power of two in 16..=8192); retrain it with `digits train`".into()),
         ("old.model", old, format!("old.model is a digits model of format version {}, this build reads version {FORMAT_VERSION}; retrain it with `digits train`", FORMAT_VERSION - 1)),
         ("short.model", good[..good.len() / 2].to_vec(), "short.model is truncated or corrupt".into()),
         ("notes.model", b"just some text".to_vec(), "notes.model is not a digits model file (bad header); pass a file written by `digits train`".into()),

@@ -71,6 +71,32 @@ impl Default for EndpointConfig {
     }
 }
 
+impl EndpointConfig {
+    /// A block of 1..=8000 samples and every level and duration a finite,
+    /// non-negative number.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=8000).contains(&self.block) {
+            return Err(format!("block {} must be in 1..=8000 samples", self.block));
+        }
+        for (name, v) in [
+            ("floor_margin_db", self.floor_margin_db),
+            ("range_db", self.range_db),
+            ("max_gap_ms", self.max_gap_ms),
+            ("max_lead_gap_ms", self.max_lead_gap_ms),
+            ("margin_ms", self.margin_ms),
+            ("min_ms", self.min_ms),
+            ("seed_ms", self.seed_ms),
+            ("min_run_ms", self.min_run_ms),
+            ("short_run_gap_ms", self.short_run_gap_ms),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} {v} must be a non-negative number"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What [`find_word`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Word {

@@ -72,8 +72,13 @@ impl MfccConfig {
     /// Checks the settings hang together.
     pub fn check(&self) -> Result<(), MfccConfigError> {
         let bad = |s: String| Err(MfccConfigError(s));
-        if self.n_fft < 16 || !self.n_fft.is_power_of_two() {
-            return bad(format!("n_fft {} must be a power of two ≥ 16", self.n_fft));
+        // Upper bounds too: a model file carries these, and a crafted one
+        // must not make the front end allocate without limit.
+        if !(16..=8192).contains(&self.n_fft) || !self.n_fft.is_power_of_two() {
+            return bad(format!(
+                "n_fft {} must be a power of two in 16..=8192",
+                self.n_fft
+            ));
         }
         if self.win_length == 0 || self.win_length > self.n_fft {
             return bad(format!(
@@ -81,8 +86,11 @@ impl MfccConfig {
                 self.win_length, self.n_fft
             ));
         }
-        if self.hop_length == 0 {
-            return bad("hop_length must be positive".into());
+        if self.hop_length == 0 || self.hop_length > self.n_fft {
+            return bad(format!(
+                "hop_length {} must be in 1..={}",
+                self.hop_length, self.n_fft
+            ));
         }
         if !(0.0 <= self.fmin
             && self.fmin < self.fmax
@@ -93,20 +101,23 @@ impl MfccConfig {
                 self.fmin, self.fmax
             ));
         }
-        if self.n_mels < 2 || self.n_mfcc == 0 || self.n_mfcc > self.n_mels {
+        if !(2..=256).contains(&self.n_mels) || self.n_mfcc == 0 || self.n_mfcc > self.n_mels {
             return bad(format!(
-                "need 2 ≤ n_mels ({}) and 1 ≤ n_mfcc ({}) ≤ n_mels",
+                "need 2 ≤ n_mels ({}) ≤ 256 and 1 ≤ n_mfcc ({}) ≤ n_mels",
                 self.n_mels, self.n_mfcc
             ));
         }
         if self.drop_c0 && self.n_mfcc < 2 {
             return bad("dropping c0 needs n_mfcc ≥ 2".into());
         }
-        if self.delta_width < 3 || self.delta_width.is_multiple_of(2) {
+        if !(3..=99).contains(&self.delta_width) || self.delta_width.is_multiple_of(2) {
             return bad(format!(
-                "delta width {} must be odd and ≥ 3",
+                "delta width {} must be odd and in 3..=99",
                 self.delta_width
             ));
+        }
+        if !(self.top_db.is_finite() && self.top_db > 0.0) {
+            return bad(format!("top_db {} must be a positive number", self.top_db));
         }
         Ok(())
     }
@@ -499,7 +510,7 @@ mod tests {
         };
         assert_eq!(
             c.check().unwrap_err().to_string(),
-            "invalid MFCC setting: n_fft 200 must be a power of two ≥ 16"
+            "invalid MFCC setting: n_fft 200 must be a power of two in 16..=8192"
         );
         let c = MfccConfig {
             delta_width: 4,

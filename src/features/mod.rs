@@ -26,6 +26,8 @@ pub enum FeatureError {
     Audio(#[from] AudioError),
     #[error("invalid pooling setting: {0}")]
     Pooling(String),
+    #[error("invalid endpoint setting: {0}")]
+    Endpoint(String),
     #[error("no audio to classify (0 samples)")]
     Empty,
     #[error("CMVN statistics have {got} dimensions, the front end makes {expected}")]
@@ -71,6 +73,12 @@ impl PoolingConfig {
     pub fn check(&self, frame_dim: usize) -> Result<()> {
         if self.dim(frame_dim) == 0 {
             return Err(FeatureError::Pooling("pooling produces no values".into()));
+        }
+        if self.segments > 32 || self.course_steps > 200 {
+            return Err(FeatureError::Pooling(format!(
+                "{} segments and {} time-course steps; at most 32 and 200",
+                self.segments, self.course_steps
+            )));
         }
         if self.course_dims > frame_dim {
             return Err(FeatureError::Pooling(format!(
@@ -165,6 +173,7 @@ impl FrontEndConfig {
             ))
             .into());
         }
+        self.endpoint.check().map_err(FeatureError::Endpoint)?;
         self.pooling.check(self.mfcc.frame_dim())
     }
 

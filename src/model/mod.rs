@@ -62,6 +62,10 @@ pub enum ModelError {
     Corrupt { path: String, reason: String },
     #[error("model is inconsistent: {0}")]
     Inconsistent(String),
+    #[error("invalid training setting: {0}")]
+    Setting(String),
+    #[error("cannot train: {0}")]
+    TrainingData(String),
     #[error(transparent)]
     Features(#[from] FeatureError),
 }
@@ -307,6 +311,11 @@ impl ModelFile {
     pub fn check(&self) -> Result<()> {
         let bad = |s: String| Err(ModelError::Inconsistent(s));
         self.front_end.check()?;
+        self.svm.params.check().map_err(ModelError::Inconsistent)?;
+        let Platt { a, b } = self.calibration;
+        if !(a.is_finite() && b.is_finite()) {
+            return bad(format!("calibration ({a}, {b}) is not finite"));
+        }
         let fd = self.front_end.feature_dim();
         let frame_dim = self.front_end.mfcc.frame_dim();
         if self.cmvn.mean.len() != frame_dim || self.cmvn.inv_std.len() != frame_dim {

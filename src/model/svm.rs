@@ -664,7 +664,9 @@ pub fn train_ovo(
         by_class[c as usize].push(i);
     }
     if let Some(c) = by_class.iter().position(|v| v.is_empty()) {
-        return Err(format!("no training clips of digit {c}"));
+        return Err(format!(
+            "no training clips of digit {c}; every digit 0-9 needs clips in --data"
+        ));
     }
     let pair_list: Vec<(usize, usize)> = (0..N_CLASSES)
         .flat_map(|a| (a + 1..N_CLASSES).map(move |b| (a, b)))
