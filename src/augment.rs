@@ -77,6 +77,9 @@ pub fn babble(n: usize, sources: &[&[f32]], rng: &mut impl Rng) -> Vec<f32> {
             *o += src[(off + i) % src.len()];
         }
     }
+    // Talk in the background has no DC offset, whatever the sources had.
+    let dc = out.iter().sum::<f32>() / n.max(1) as f32;
+    out.iter_mut().for_each(|v| *v -= dc);
     normalise(&mut out);
     out
 }
@@ -598,6 +601,16 @@ mod tests {
             let snr = 10.0 * (power(&clean) / power(&resid)).log10();
             assert!((snr - 10.0).abs() < 1e-3, "{kind:?}: {snr}");
         }
+    }
+
+    #[test]
+    fn babble_from_offset_recordings_has_no_offset() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let talk: Vec<f32> = (0..3000).map(|i| 0.3 + (i as f32 * 0.07).sin()).collect();
+        let n = babble(4000, &[&talk, &talk[500..]], &mut rng);
+        let dc = n.iter().sum::<f32>() / n.len() as f32;
+        assert!(dc.abs() < 1e-4, "babble's mean is {dc}");
+        assert!((power(&n) - 1.0).abs() < 1e-4, "unit power");
     }
 
     #[test]

@@ -12,9 +12,10 @@ use serde::Serialize;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::audio::{AudioError, Resampler8k, MODEL_RATE};
+use crate::audio::{AudioError, MODEL_RATE};
 use crate::augment::{make_noise, mix_at_snr, NoiseKind};
 use crate::data::{Clip, DataError, Dataset};
+use crate::features::Conditioner;
 use crate::model::{ModelError, ModelFile, Recognizer, N_CLASSES};
 
 /// Errors from evaluating.
@@ -177,15 +178,15 @@ pub struct BabblePool {
 }
 
 impl BabblePool {
-    /// Resamples `clips` (normally the training side of the split) to 8 kHz.
+    /// Conditions `clips` (normally the training side of the split) as the
+    /// front end does: DC out, 8 kHz.
     pub fn new(clips: &[Clip]) -> Result<Self> {
-        let mut resampler = Resampler8k::new();
+        let mut conditioner = Conditioner::new();
         let mut out = Vec::with_capacity(clips.len());
         for c in clips {
-            let mut x = Vec::new();
-            resampler.to_model_rate(&c.samples, c.sample_rate, &mut x)?;
+            let x = conditioner.condition(&c.samples, c.sample_rate)?;
             if !x.is_empty() {
-                out.push((c.speaker.clone(), x));
+                out.push((c.speaker.clone(), x.to_vec()));
             }
         }
         Ok(Self { clips: out })
@@ -202,7 +203,7 @@ impl BabblePool {
     }
 }
 
-/// Each clip at 8 kHz, with its noise (unit power, as long as the clip). One
+/// Each clip conditioned (DC out, 8 kHz), with its noise (unit power, as long as the clip). One
 /// RNG seeded with `seed` draws all of it in clip order, so a seed always
 /// gives the same noise, and every SNR gets the same waveform (only its level
 /// changes): the accuracy-against-SNR curve compares like with like.
@@ -213,11 +214,10 @@ fn noise_per_clip(
     seed: u64,
 ) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut resampler = Resampler8k::new();
+    let mut conditioner = Conditioner::new();
     let mut out = Vec::with_capacity(clips.len());
     for c in clips {
-        let mut x = Vec::new();
-        resampler.to_model_rate(&c.samples, c.sample_rate, &mut x)?;
+        let x = conditioner.condition(&c.samples, c.sample_rate)?.to_vec();
         let sources = match kind {
             NoiseKind::Babble => {
                 let s = babble.sources_for(c.speaker.as_deref());
@@ -238,10 +238,9 @@ fn noise_per_clip(
 
 /// `clips` with `kind` noise added at `snr_db`, seeded by `seed`.
 ///
-/// Mixing happens at the model rate: a clip not at 8 kHz is first resampled
-/// with [`Resampler8k`] (which is what the recognizer would do anyway), and
-/// the noisy copy is returned at 8 kHz. The SNR is relative to each clip's
-/// own power (silence included). Babble mixes up to four of `babble`'s clips
+/// Mixing happens after the front end's [`Conditioner`] (DC out, 8 kHz: what
+/// the recognizer would do anyway), and the noisy copy is returned at 8 kHz.
+/// The SNR is relative to each clip's own power (silence included). Babble mixes up to four of `babble`'s clips
 /// whose speaker differs from the test clip's; pass the training side of the
 /// split so no test clip is heard twice.
 pub fn add_noise(
@@ -456,13 +455,17 @@ mod tests {
         assert_ne!(once[0].samples, other[0].samples);
         for (noisy, clean) in once.iter().zip(&clips) {
             assert_eq!((noisy.digit, noisy.sample_rate), (clean.digit, MODEL_RATE));
+            // Noise is added to the clip as the front end conditions it:
+            // without its DC offset.
+            let dc = clean.samples.iter().sum::<f32>() / clean.samples.len() as f32;
+            let centred: Vec<f32> = clean.samples.iter().map(|v| v - dc).collect();
             let resid: Vec<f32> = noisy
                 .samples
                 .iter()
-                .zip(&clean.samples)
+                .zip(&centred)
                 .map(|(a, b)| a - b)
                 .collect();
-            let snr = 10.0 * (power(&clean.samples) / power(&resid)).log10();
+            let snr = 10.0 * (power(&centred) / power(&resid)).log10();
             assert!((snr - 10.0).abs() < 1e-3, "{snr}");
         }
     }

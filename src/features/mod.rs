@@ -243,15 +243,50 @@ impl Cmvn {
     }
 }
 
-/// Resampling, endpoint detection and MFCC frames — everything before CMVN.
+/// The first step of every path from samples to features: the clip's DC
+/// offset out, then the model rate. Training perturbs its copies after this
+/// step, and `eval --snr` adds its noise after it, so both start from what a
+/// recording gets.
+#[derive(Debug, Default)]
+pub struct Conditioner {
+    resampler: Resampler8k,
+    /// The input without its DC offset, at its own rate (scratch).
+    centred: Vec<f32>,
+    at_model_rate: Vec<f32>,
+}
+
+impl Conditioner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `samples` (at `rate`) without their mean, at [`MODEL_RATE`].
+    pub fn condition(&mut self, samples: &[f32], rate: u32) -> crate::audio::Result<&[f32]> {
+        // A DC offset (cheap microphones and sound cards have one) is not
+        // speech, but it would raise the endpoint detector's noise floor and
+        // the lowest mel band. It comes out before resampling, which would
+        // turn the offset's start and end into steps, and before any
+        // augmentation, which would do the same at padded edges.
+        let dc = mean(samples);
+        if rate == MODEL_RATE {
+            self.at_model_rate.clear();
+            self.at_model_rate.extend(samples.iter().map(|v| v - dc));
+        } else {
+            self.centred.clear();
+            self.centred.extend(samples.iter().map(|v| v - dc));
+            self.resampler
+                .to_model_rate(&self.centred, rate, &mut self.at_model_rate)?;
+        }
+        Ok(&self.at_model_rate)
+    }
+}
+
+/// Conditioning, endpoint detection and MFCC frames — everything before CMVN.
 #[derive(Debug)]
 pub struct FrameExtractor {
     config: FrontEndConfig,
     mfcc: Mfcc,
-    resampler: Resampler8k,
-    /// The input without its DC offset, at its own rate (scratch).
-    centred: Vec<f32>,
-    resampled: Vec<f32>,
+    conditioner: Conditioner,
     energies: Vec<f32>,
     /// [`endpoint::Word::rise_db`] of the last clip.
     word_rise_db: f32,
@@ -269,9 +304,7 @@ impl FrameExtractor {
         Ok(Self {
             mfcc: Mfcc::new_warped(&config.mfcc, warp)?,
             config: config.clone(),
-            resampler: Resampler8k::new(),
-            centred: Vec::new(),
-            resampled: Vec::new(),
+            conditioner: Conditioner::new(),
             energies: Vec::new(),
             word_rise_db: f32::INFINITY,
         })
@@ -292,22 +325,7 @@ impl FrameExtractor {
         if samples.is_empty() {
             return Err(FeatureError::Empty);
         }
-        // A DC offset (cheap microphones and sound cards have one) is not
-        // speech, but it would raise the endpoint detector's noise floor and
-        // the lowest mel band: the clip's mean is taken out first.
-        // (Before resampling: the resampler would turn the offset's start and
-        // end into steps.)
-        let dc = mean(samples);
-        if rate == MODEL_RATE {
-            self.resampled.clear();
-            self.resampled.extend(samples.iter().map(|v| v - dc));
-        } else {
-            self.centred.clear();
-            self.centred.extend(samples.iter().map(|v| v - dc));
-            self.resampler
-                .to_model_rate(&self.centred, rate, &mut self.resampled)?;
-        }
-        let at_8k = self.resampled.as_slice();
+        let at_8k = self.conditioner.condition(samples, rate)?;
         let word =
             endpoint::find_word(&self.config.endpoint, at_8k, MODEL_RATE, &mut self.energies);
         self.word_rise_db = word.rise_db;

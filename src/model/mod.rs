@@ -451,6 +451,22 @@ impl Recognizer {
     }
 }
 
+/// Every digit, best first, with its calibrated probability. Votes decide
+/// (the classic one-vs-one rule); probability breaks ties. Training's
+/// validation ranks with this too, so it scores what `classify` answers.
+pub(crate) fn rank(calibration: &Platt, svm: &SvmClassifier, d: &svm::Decisions) -> Vec<(u8, f32)> {
+    let probs = calibration.class_probabilities(&svm.pairs, &d.values);
+    let mut ranking: Vec<(u8, f32)> = (0..N_CLASSES as u8)
+        .map(|c| (c, probs[c as usize]))
+        .collect();
+    ranking.sort_by(|a, b| {
+        d.votes[b.0 as usize]
+            .cmp(&d.votes[a.0 as usize])
+            .then(b.1.total_cmp(&a.1))
+    });
+    ranking
+}
+
 /// Scaler → projection → SVM → calibrated probabilities, on a pooled vector
 /// (scaled in place).
 pub fn classify(
@@ -468,18 +484,7 @@ pub fn classify(
         None => features,
     };
     let d = model.svm.decide(x, row);
-    let probs = model
-        .calibration
-        .class_probabilities(&model.svm.pairs, &d.values);
-    let mut ranking: Vec<(u8, f32)> = (0..N_CLASSES as u8)
-        .map(|c| (c, probs[c as usize]))
-        .collect();
-    // Votes decide (the classic one-vs-one rule); probability breaks ties.
-    ranking.sort_by(|a, b| {
-        d.votes[b.0 as usize]
-            .cmp(&d.votes[a.0 as usize])
-            .then(b.1.total_cmp(&a.1))
-    });
+    let ranking = rank(&model.calibration, &model.svm, &d);
     Prediction {
         digit: ranking[0].0,
         confidence: ranking[0].1,

@@ -15,12 +15,14 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::calibration::Platt;
 use super::pca::fit_pca;
-use super::svm::{train_ovo, SvmClassifier, SvmParams};
-use super::{FeatureWeights, ModelError, ModelFile, Projection, Result, Scaler, TrainingMeta};
-use crate::audio::{Resampler8k, MODEL_RATE};
+use super::svm::{train_ovo, SvmParams};
+use super::{
+    rank, FeatureWeights, ModelError, ModelFile, Projection, Result, Scaler, TrainingMeta,
+};
+use crate::audio::MODEL_RATE;
 use crate::augment::{perturb, AugmentConfig};
 use crate::data::{stratified_indices, Clip, Dataset};
-use crate::features::{Cmvn, FeatureError, FrameExtractor, FrontEnd, FrontEndConfig};
+use crate::features::{Cmvn, Conditioner, FeatureError, FrameExtractor, FrontEnd, FrontEndConfig};
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +85,47 @@ impl Default for TrainOptions {
     }
 }
 
+impl TrainOptions {
+    /// Every setting in range, checked before any work is done (linfa's
+    /// checked-hyperparameter style): a bad value is named, never a panic
+    /// halfway through training.
+    pub fn check(&self) -> Result<()> {
+        let bad = |s: String| Err(ModelError::Setting(s));
+        self.front_end.check()?;
+        self.weights.check().map_err(ModelError::Setting)?;
+        self.augment.check().map_err(ModelError::Setting)?;
+        if self.c.is_none() && self.c_grid.is_empty() {
+            return bad("no candidate C (c_grid is empty)".into());
+        }
+        if self.gamma.is_none() && self.gamma_grid.is_empty() {
+            return bad("no candidate gamma (gamma_grid is empty)".into());
+        }
+        for c in self.c.iter().chain(&self.c_grid) {
+            SvmParams { c: *c, gamma: 1.0 }
+                .check()
+                .map_err(ModelError::Setting)?;
+        }
+        for gamma in self.gamma.iter().chain(&self.gamma_grid) {
+            SvmParams {
+                c: 1.0,
+                gamma: *gamma,
+            }
+            .check()
+            .map_err(ModelError::Setting)?;
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return bad(format!(
+                "validation_fraction {} must be between 0 and 1",
+                self.validation_fraction
+            ));
+        }
+        if self.pca == Some(0) {
+            return bad("PCA to 0 dimensions".into());
+        }
+        Ok(())
+    }
+}
+
 /// One candidate of the hyperparameter search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridPoint {
@@ -142,8 +185,7 @@ fn run_jobs(
                 s.spawn(
                     move || -> std::result::Result<Vec<Vec<f32>>, FeatureError> {
                         let mut fx = FrameExtractor::new(config)?;
-                        let mut resampler = Resampler8k::new();
-                        let mut at_8k = Vec::new();
+                        let mut conditioner = Conditioner::new();
                         let mut out = Vec::with_capacity(part.len());
                         for job in part {
                             let c = &clips[job.clip];
@@ -159,14 +201,13 @@ fn run_jobs(
                                             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                                             ^ (k as u64 + 1),
                                     );
-                                    resampler.to_model_rate(
-                                        &c.samples,
-                                        c.sample_rate,
-                                        &mut at_8k,
-                                    )?;
+                                    // Perturbed after conditioning, as a
+                                    // recording is heard: no DC steps at
+                                    // padded edges, no DC in the SNR.
+                                    let at_8k = conditioner.condition(&c.samples, c.sample_rate)?;
                                     let babble = babble_sources(clips, job.clip, &mut rng);
                                     let voice = augment.voice_of_copy(k);
-                                    let p = perturb(augment, voice, &at_8k, &babble, &mut rng);
+                                    let p = perturb(augment, voice, at_8k, &babble, &mut rng);
                                     FrameExtractor::with_warp(config, p.warp)?.frames(
                                         &p.samples,
                                         MODEL_RATE,
@@ -227,10 +268,9 @@ pub fn train(
     progress: &(dyn Fn(TrainEvent) + Sync),
 ) -> Result<TrainReport> {
     let start = Instant::now();
-    opts.front_end.check()?;
-    opts.weights.check().map_err(ModelError::Inconsistent)?;
+    opts.check()?;
     if data.is_empty() {
-        return Err(ModelError::Inconsistent("no training clips".into()));
+        return Err(ModelError::TrainingData("no training clips".into()));
     }
     let labels: Vec<u8> = data.clips.iter().map(|c| c.digit).collect();
     let mut jobs: Vec<Job> = (0..data.len())
@@ -281,9 +321,6 @@ pub fn train(
         .iter()
         .flat_map(|&c| gammas.iter().map(move |&gamma| SvmParams { c, gamma }))
         .collect();
-    for p in &candidates {
-        p.check().map_err(ModelError::Inconsistent)?;
-    }
 
     // The held-out clips (originals only) choose C and gamma and calibrate;
     // copies of held-out clips are left out of the fit so nothing leaks.
@@ -300,13 +337,31 @@ pub fn train(
     let y_fit: Vec<u8> = fit_rows.iter().map(|&r| y[r]).collect();
     let n_fits = candidates.len() + 1;
     let mut grid = Vec::new();
-    let mut best: Option<(usize, SvmClassifier)> = None;
+    let mut best: Option<(usize, Platt)> = None;
+    let mut row = Vec::new();
     for (k, &params) in candidates.iter().enumerate() {
         progress(TrainEvent::Fit { k, n: n_fits });
-        let (svm, _) = train_ovo(x_fit.view(), &y_fit, params).map_err(ModelError::Inconsistent)?;
-        let correct = val_rows
+        let (svm, _) = train_ovo(x_fit.view(), &y_fit, params).map_err(ModelError::TrainingData)?;
+        // Platt scaling on this candidate's held-out decisions; then the
+        // held-out rows are ranked exactly as `classify` ranks.
+        let held_out: Vec<_> = val_rows
             .iter()
-            .filter(|&&r| predict_scaled(&svm, x.row(r).as_slice().expect("contiguous")) == y[r])
+            .map(|&r| svm.decide(x.row(r).as_slice().expect("contiguous"), &mut row))
+            .collect();
+        let (mut decisions, mut positive) = (Vec::new(), Vec::new());
+        for (d, &r) in held_out.iter().zip(&val_rows) {
+            for (p, &v) in svm.pairs.iter().zip(&d.values) {
+                if y[r] == p.pos || y[r] == p.neg {
+                    decisions.push(v);
+                    positive.push(y[r] == p.pos);
+                }
+            }
+        }
+        let calibration = Platt::fit(&decisions, &positive);
+        let correct = held_out
+            .iter()
+            .zip(&val_rows)
+            .filter(|(d, &r)| rank(&calibration, &svm, d)[0].0 == y[r])
             .count();
         let acc = correct as f64 / val_rows.len().max(1) as f64;
         grid.push(GridPoint {
@@ -320,30 +375,17 @@ pub fn train(
                 || ((acc - g.validation_accuracy).abs() < 1e-9 && svm.n_support() < g.n_support)
         });
         if better {
-            best = Some((k, svm));
+            best = Some((k, calibration));
         }
     }
-    let (best_k, val_svm) = best.expect("at least one candidate");
+    let (best_k, calibration) = best.expect("at least one candidate");
     let chosen = candidates[best_k];
-
-    // Platt scaling on the held-out decisions of the chosen candidate.
-    let (mut decisions, mut positive, mut row) = (Vec::new(), Vec::new(), Vec::new());
-    for &r in &val_rows {
-        let d = val_svm.decide(x.row(r).as_slice().expect("contiguous"), &mut row);
-        for (p, &v) in val_svm.pairs.iter().zip(&d.values) {
-            if y[r] == p.pos || y[r] == p.neg {
-                decisions.push(v);
-                positive.push(y[r] == p.pos);
-            }
-        }
-    }
-    let calibration = Platt::fit(&decisions, &positive);
 
     progress(TrainEvent::Fit {
         k: n_fits - 1,
         n: n_fits,
     });
-    let (svm, _) = train_ovo(x.view(), &y, chosen).map_err(ModelError::Inconsistent)?;
+    let (svm, _) = train_ovo(x.view(), &y, chosen).map_err(ModelError::TrainingData)?;
     let svm = svm.quantized();
     let model = ModelFile {
         front_end: opts.front_end.clone(),
@@ -390,10 +432,112 @@ fn variance(x: &Array2<f32>) -> f64 {
     x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n
 }
 
-/// The voted class of an already scaled (and projected) vector.
-fn predict_scaled(svm: &SvmClassifier, x: &[f32]) -> u8 {
-    let d = svm.decide(x, &mut Vec::new());
-    (0..10u8)
-        .max_by_key(|&c| (d.votes[c as usize], std::cmp::Reverse(c)))
-        .expect("ten classes")
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::read_wav;
+    use crate::data::shared_fsdd_dir;
+
+    #[test]
+    fn bad_training_settings_are_named_before_any_work() {
+        let with = |f: &dyn Fn(&mut TrainOptions)| {
+            let mut o = TrainOptions::default();
+            f(&mut o);
+            o.check().unwrap_err().to_string()
+        };
+        assert!(TrainOptions::default().check().is_ok());
+        assert_eq!(
+            with(&|o| o.c_grid.clear()),
+            "invalid training setting: no candidate C (c_grid is empty)"
+        );
+        assert_eq!(
+            with(&|o| o.gamma_grid = vec![1.0, -2.0]),
+            "invalid training setting: gamma must be a positive number, got -2"
+        );
+        assert_eq!(
+            with(&|o| o.validation_fraction = 1.5),
+            "invalid training setting: validation_fraction 1.5 must be between 0 and 1"
+        );
+        assert_eq!(
+            with(&|o| o.augment.pad_prob = 2.0),
+            "invalid training setting: pad_prob 2 is not a probability (0..=1)"
+        );
+        assert_eq!(
+            with(&|o| o.augment.snr_db = (30.0, 0.0)),
+            "invalid training setting: snr_db range 30..0 must be finite and in order"
+        );
+        assert_eq!(
+            with(&|o| o.front_end.endpoint.block = 0),
+            "invalid endpoint setting: block 0 must be in 1..=8000 samples"
+        );
+        // The data is checked too: a digit with no clips is named.
+        let data = Dataset::load(&[shared_fsdd_dir()]).unwrap();
+        let no_seven = Dataset {
+            clips: data
+                .clips
+                .into_iter()
+                .filter(|c| c.digit != 7 && c.take.unwrap() < 8)
+                .collect(),
+        };
+        let opts = TrainOptions {
+            augment: AugmentConfig::default(),
+            ..TrainOptions::default()
+        };
+        assert_eq!(
+            train(&no_seven, &opts, &|_| {}).unwrap_err().to_string(),
+            "cannot train: no training clips of digit 7; every digit 0-9 needs clips in --data"
+        );
+    }
+
+    /// Nicolas's recordings carry a DC offset up to 43 % of their RMS. The
+    /// augmented copies of a clip must be those of the clip without it, as
+    /// the front end hears it: perturbing first and taking the mean out
+    /// after leaves steps at padded edges and counts DC in the noise's SNR.
+    #[test]
+    fn augmented_copies_do_not_see_the_dc_offset() {
+        let audio = read_wav(&shared_fsdd_dir().join("3_nicolas_38.wav")).unwrap();
+        let dc = audio.samples.iter().sum::<f32>() / audio.samples.len() as f32;
+        let rms = (audio
+            .samples
+            .iter()
+            .map(|v| (v - dc) * (v - dc))
+            .sum::<f32>()
+            / audio.samples.len() as f32)
+            .sqrt();
+        assert!(dc.abs() > 0.3 * rms, "the clip has a large offset");
+        let clip = |samples: Vec<f32>| Clip {
+            samples,
+            sample_rate: audio.sample_rate,
+            digit: 3,
+            speaker: Some("nicolas".into()),
+            take: Some(38),
+            origin: "3_nicolas_38.wav".into(),
+            source_split: None,
+        };
+        let with_dc = [clip(audio.samples.clone())];
+        let without = [clip(audio.samples.iter().map(|v| v - dc).collect())];
+        let augment = AugmentConfig {
+            pad_prob: 1.0,
+            noise_prob: 1.0,
+            ..AugmentConfig::default()
+        };
+        let jobs: Vec<Job> = (0..6)
+            .map(|k| Job {
+                clip: 0,
+                copy: Some(k),
+            })
+            .collect();
+        let config = FrontEndConfig::recommended();
+        let a = run_jobs(&config, &with_dc, &jobs, &augment, 5, &|_| {}).unwrap();
+        let b = run_jobs(&config, &without, &jobs, &augment, 5, &|_| {}).unwrap();
+        for (k, (fa, fb)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(fa.len(), fb.len(), "copy {k}: the same word is found");
+            let worst = fa
+                .iter()
+                .zip(fb)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-2, "copy {k}: frames differ by {worst}");
+        }
+    }
 }
