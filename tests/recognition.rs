@@ -2,6 +2,8 @@
 //! the embedded model's accuracy, robustness to rate and room tone, model
 //! files, and the train → eval → predict round trip through the binary.
 
+use std::os::unix::fs::FileTypeExt;
+
 use digits::augment::pink;
 use digits::data::Dataset;
 use digits::eval::score;
@@ -323,6 +325,45 @@ fn model_files_from_elsewhere_are_clear_errors() {
         String::from_utf8(out.stderr).unwrap(),
         "digits: cannot read model absent.model: No such file or directory (os error 2)\n"
     );
+}
+
+/// A path `train` cannot write is refused before any work, in one line.
+#[test]
+fn train_refuses_an_unwritable_out_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("adir")).unwrap();
+    for (out, why) in [
+        (
+            "nodir/x.model",
+            "its folder nodir does not exist; create it first",
+        ),
+        ("adir", "it is a folder; pass a file path"),
+        (
+            "/dev/full",
+            "it is not a regular file (a device or a pipe); pass a file path",
+        ),
+    ] {
+        let o = digits_cmd()
+            .current_dir(dir.path())
+            .args(["train", "-q", "--out", out, "--data"])
+            .arg(recordings())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{out}");
+        assert_eq!(
+            String::from_utf8(o.stderr).unwrap(),
+            format!("digits: --out cannot be written (checked before training): cannot write model {out}: {why}\n")
+        );
+    }
+    assert!(std::fs::metadata("/dev/full")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["adir"], "no probe or partial file is left behind");
 }
 
 /// Train on a small slice of FSDD through the binary, then evaluate and

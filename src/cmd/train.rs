@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use digits::data::Dataset;
 use digits::model::train::TrainEvent;
-use digits::model::{train, FeatureWeights, TrainOptions};
+use digits::model::{train, FeatureWeights, ModelFile, TrainOptions};
 
 use super::{data_paths, BadInput};
 
@@ -83,6 +83,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    ModelFile::check_destination(&args.out)
+        .with_context(|| "--out cannot be written (checked before training)")?;
     let paths = data_paths(&args.data)?;
     let all = Dataset::load(&paths)?;
     let data = match args.split {

@@ -50,6 +50,8 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write model {path}: {reason}")]
+    Destination { path: String, reason: String },
     #[error("{0} is not a digits model file (bad header); pass a file written by `digits train`")]
     NotAModel(String),
     #[error("{path} is a digits model of format version {found}, this build reads version {expected}; retrain it with `digits train`")]
@@ -295,16 +297,42 @@ impl ModelFile {
         path.map_or_else(Self::embedded, Self::load)
     }
 
-    /// Writes atomically (temporary file, then rename), so an interrupted
-    /// write never leaves a half model behind.
+    /// Checks that [`Self::save`] can write `path`, without touching a file
+    /// already there: call it before long work, so a bad path fails in
+    /// milliseconds rather than after training.
+    pub fn check_destination(path: &Path) -> Result<()> {
+        let target = save_target(path)?;
+        let tmp = partial_path(&target);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|source| ModelError::Write {
+                path: path.display().to_string(),
+                source,
+            })?;
+        // Best effort: the probe is empty and `save` replaces it anyway.
+        let _ = std::fs::remove_file(&tmp);
+        Ok(())
+    }
+
+    /// Writes atomically (temporary file beside it, then rename), so an
+    /// interrupted or failed write never leaves a half model behind, nor
+    /// the temporary file. A symbolic link is written through, not replaced.
     pub fn save(&self, path: &Path) -> Result<()> {
         let err = |source| ModelError::Write {
             path: path.display().to_string(),
             source,
         };
-        let tmp = path.with_extension("model.partial");
-        std::fs::write(&tmp, self.to_bytes()).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+        let target = save_target(path)?;
+        let tmp = partial_path(&target);
+        let written =
+            std::fs::write(&tmp, self.to_bytes()).and_then(|()| std::fs::rename(&tmp, &target));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(err(e));
+        }
+        Ok(())
     }
 
     /// Shapes agree with each other (a decoded file could be crafted).
@@ -375,6 +403,46 @@ impl ModelFile {
     pub fn file_size(&self) -> usize {
         self.to_bytes().len()
     }
+}
+
+/// Where [`ModelFile::save`] writes for `path`: the file itself, or the file
+/// a symbolic link points to; never a folder or a device.
+fn save_target(path: &Path) -> Result<std::path::PathBuf> {
+    let refuse = |reason: String| ModelError::Destination {
+        path: path.display().to_string(),
+        reason,
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(refuse("it is a folder; pass a file path".into())),
+        Ok(m) if !m.is_file() => Err(refuse(
+            "it is not a regular file (a device or a pipe); pass a file path".into(),
+        )),
+        Ok(_) => std::fs::canonicalize(path).map_err(|source| ModelError::Write {
+            path: path.display().to_string(),
+            source,
+        }),
+        Err(_) => {
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            if parent.is_dir() {
+                Ok(path.to_path_buf())
+            } else {
+                Err(refuse(format!(
+                    "its folder {} does not exist; create it first",
+                    parent.display()
+                )))
+            }
+        }
+    }
+}
+
+/// `x.model` → `x.model.partial`, beside it.
+fn partial_path(target: &Path) -> std::path::PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    target.with_file_name(name)
 }
 
 /// One classification.
