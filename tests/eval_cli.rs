@@ -231,3 +231,30 @@ fn eval_plot_into_a_file_is_a_one_line_error() {
         "{err}"
     );
 }
+
+/// Results that cannot be written (a full disk) are an error with a
+/// message and exit 1, never a panic; a closed standard error loses only
+/// the diagnostics.
+#[test]
+fn unwritable_output_is_an_error_not_a_panic() {
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin!("digits"))
+        .args(["eval", "-q", "--data"])
+        .arg(fsdd())
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .expect("digits runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "digits: writing the results to standard output: No space left on device (os error 28)\n"
+    );
+    // Standard error closed at once: the missing file is still exit 2.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("digits"))
+        .args(["predict", "no-such-file.wav"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(2));
+}

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::ValueEnum;
 use digits::augment::NoiseKind;
 use digits::data::Dataset;
@@ -104,11 +105,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         EvalSplit::Official | EvalSplit::All => test_split(&args, &data, &levels)?,
         EvalSplit::Speaker => speaker(&args, &data, &levels)?,
     };
-    print!("{out}");
+    {
+        use std::io::Write as _;
+        std::io::stdout()
+            .write_all(out.as_bytes())
+            .context("writing the results to standard output")?;
+    }
     // On stderr, so `--json` output stays one object.
     if !args.quiet && !plots.is_empty() {
         let names: Vec<String> = plots.iter().map(|p| p.display().to_string()).collect();
-        eprintln!("wrote {}", names.join(", "));
+        note!("wrote {}", names.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -249,14 +255,14 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
 
 fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Report> {
     if args.model.is_some() {
-        eprintln!("note: --split speaker trains a fresh model per fold; --model is not used");
+        note!("note: --split speaker trains a fresh model per fold; --model is not used");
     }
     let opts = TrainOptions::default();
     let quiet = args.quiet;
     let report =
         eval::speaker_folds_with_noise(data, &opts, args.noise.kind(), levels, NOISE_SEED, &|s| {
             if !quiet {
-                eprintln!("fold: testing on {s}, training on the other speakers");
+                note!("fold: testing on {s}, training on the other speakers");
             }
         })?;
     let (folds, pooled, snr) = (&report.folds, &report.pooled, &report.snr);

@@ -50,7 +50,7 @@ pub fn run(args: FetchArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "downloaded and checked"
             };
-            eprintln!("{}: {how}", f.name);
+            note!("{}: {how}", f.name);
         }
     }
     let commit = report
@@ -58,21 +58,21 @@ pub fn run(args: FetchArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|c| format!(", commit {c}"))
         .unwrap_or_default();
-    println!(
+    say!(
         "{} (revision {}{commit}) is in the Hugging Face cache at {}",
         report.repo,
         report.revision,
         report.cache_dir.display()
-    );
+    )?;
     for f in &report.files {
-        println!("  {:>5} rows  {}", f.rows, f.path.display());
+        say!("  {:>5} rows  {}", f.rows, f.path.display())?;
     }
     let data_args: Vec<String> = report
         .files
         .iter()
         .map(|f| format!("--data {}", shell_quote(&f.path.display().to_string())))
         .collect();
-    println!("next: digits train {}", data_args.join(" "));
+    say!("next: digits train {}", data_args.join(" "))?;
     Ok(ExitCode::SUCCESS)
 }
 

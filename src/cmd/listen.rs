@@ -133,7 +133,7 @@ fn list_devices() -> anyhow::Result<ExitCode> {
         // Plugins ALSA lists that cannot open as a microphone (rate
         // converters, JACK or OSS without a server): noise, but say so.
         let names: Vec<&str> = unusable.iter().map(|d| d.id.as_str()).collect();
-        eprintln!("also listed, but cannot record now: {}", names.join(", "));
+        note!("also listed, but cannot record now: {}", names.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -182,7 +182,7 @@ impl Printer {
 
     fn note(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("{msg}");
+            note!("{msg}");
         }
     }
 
@@ -198,7 +198,7 @@ impl Printer {
                 if !self.quiet {
                     // Keep a warning off the line of digits.
                     let nl = if self.line_open && self.tty { "\n" } else { "" };
-                    eprintln!("{nl}warning: {w}");
+                    note!("{nl}warning: {w}");
                 }
             }
             Notice::Heard(h) => self.heard(&h)?,

@@ -74,13 +74,13 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
                         json!({ "file": name, "error": format!("{e:#}") })
                     )?;
                 }
-                eprintln!("digits: {e:#}");
+                note!("digits: {e:#}");
             }
         }
     }
     out.flush()?;
     if failed > 0 {
-        eprintln!(
+        note!(
             "digits: {failed} of {} files could not be classified",
             args.files.len()
         );

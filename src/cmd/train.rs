@@ -128,7 +128,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         split_label: format!("{:?}", args.split).to_lowercase(),
         ..TrainOptions::default()
     };
-    eprintln!(
+    note!(
         "training on {} clips ({} speakers)",
         data.len(),
         data.speakers().len()
@@ -153,7 +153,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         .save(&args.out)
         .with_context(|| "saving the model (choose another path with --out)")?;
     for g in &report.grid {
-        eprintln!(
+        note!(
             "  C={:<6} gamma={:<8.5} validation accuracy {:.2}%  {} support vectors",
             g.params.c,
             g.params.gamma,
@@ -161,7 +161,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             g.n_support
         );
     }
-    println!(
+    say!(
         "trained in {:.2} s (features {:.2} s): C={} gamma={:.5}, {} support vectors, {} bytes -> {}",
         report.seconds,
         report.feature_seconds,
@@ -170,6 +170,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         report.model.svm.n_support(),
         report.model.file_size(),
         args.out.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
