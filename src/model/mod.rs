@@ -519,18 +519,19 @@ impl Recognizer {
     }
 }
 
-/// Every digit, best first, with its calibrated probability. Votes decide
-/// (the classic one-vs-one rule); probability breaks ties. Training's
-/// validation ranks with this too, so it scores what `classify` answers.
+/// Every digit, best first, by calibrated probability (votes break exact
+/// ties), so the digit printed is always the most probable one and a
+/// `--top` list is in order. Voting instead measured the same within
+/// noise (`prompts/which-digit.md`). Training's validation ranks with this
+/// too, so it scores what `classify` answers.
 pub(crate) fn rank(calibration: &Platt, svm: &SvmClassifier, d: &svm::Decisions) -> Vec<(u8, f32)> {
     let probs = calibration.class_probabilities(&svm.pairs, &d.values);
     let mut ranking: Vec<(u8, f32)> = (0..N_CLASSES as u8)
         .map(|c| (c, probs[c as usize]))
         .collect();
     ranking.sort_by(|a, b| {
-        d.votes[b.0 as usize]
-            .cmp(&d.votes[a.0 as usize])
-            .then(b.1.total_cmp(&a.1))
+        b.1.total_cmp(&a.1)
+            .then(d.votes[b.0 as usize].cmp(&d.votes[a.0 as usize]))
     });
     ranking
 }
