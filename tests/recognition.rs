@@ -290,7 +290,11 @@ fn model_files_from_elsewhere_are_clear_errors() {
     nan_gamma.svm.params.gamma = f64::NAN;
     let mut huge_fft = ModelFile::embedded().unwrap();
     huge_fft.front_end.mfcc.n_fft = 1 << 30;
-    let cases: [(&str, Vec<u8>, String); 6] = [
+    // One byte of the weights changed: it would decode and answer wrongly.
+    let mut flipped = good.clone();
+    flipped[good.len() / 2] ^= 0x40;
+    let cases: [(&str, Vec<u8>, String); 7] = [
+        ("flipped.model", flipped, "flipped.model is truncated or corrupt (checksum ".into()),
         ("nan.model", nan_gamma.to_bytes(), "nan.model is truncated or corrupt (model is inconsistent: gamma must be a positive number, got NaN); retrain it with `digits train`".into()),
         ("fft.model", huge_fft.to_bytes(), "fft.model is truncated or corrupt (invalid MFCC setting: n_fft 1073741824 must be a power of two in 16..=8192); retrain it with `digits train`".into()),
         ("old.model", old, format!("old.model is a digits model of format version {}, this build reads version {FORMAT_VERSION}; retrain it with `digits train`", FORMAT_VERSION - 1)),

@@ -27,9 +27,10 @@ use crate::features::{Cmvn, FeatureError, FrontEnd, FrontEndConfig};
 pub const MAGIC: &[u8; 8] = b"DIGITSMD";
 /// Bumped whenever the stored layout changes, or what the stored front-end
 /// settings compute (5: the clip's DC offset is removed first; 6: the
-/// endpoint detector ignores clicks; 7: and breaths next to the word); older
-/// files are refused, since their model learned from other features.
-pub const FORMAT_VERSION: u32 = 7;
+/// endpoint detector ignores clicks; 7: and breaths next to the word; 8: a
+/// CRC-32 of the payload follows the version); older files are refused,
+/// since their model learned from other features.
+pub const FORMAT_VERSION: u32 = 8;
 
 /// The model built into the binary (trained by `digits train` on FSDD's
 /// official training split; see models/README.md).
@@ -240,12 +241,12 @@ pub struct ModelFile {
 
 impl ModelFile {
     pub fn to_bytes(&self) -> Vec<u8> {
+        let payload = bincode::serde::encode_to_vec(self, bincode::config::standard())
+            .expect("a model always encodes");
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend(
-            bincode::serde::encode_to_vec(self, bincode::config::standard())
-                .expect("a model always encodes"),
-        );
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend(payload);
         out
     }
 
@@ -266,14 +267,23 @@ impl ModelFile {
             path: name.to_string(),
             reason,
         };
-        let (model, used): (ModelFile, usize) =
-            bincode::serde::decode_from_slice(&bytes[12..], bincode::config::standard())
-                .map_err(|e| corrupt(e.to_string()))?;
-        if used != bytes.len() - 12 {
+        // A flipped byte in the weights would still decode, and answer
+        // wrongly; the checksum catches it before anything is decoded.
+        let Some((stored, payload)) = bytes.get(12..).and_then(|b| b.split_first_chunk::<4>())
+        else {
+            return Err(corrupt("no checksum".into()));
+        };
+        let (stored, computed) = (u32::from_le_bytes(*stored), crc32fast::hash(payload));
+        if stored != computed {
             return Err(corrupt(format!(
-                "{} trailing bytes",
-                bytes.len() - 12 - used
+                "checksum {computed:08x}, the file says {stored:08x}"
             )));
+        }
+        let (model, used): (ModelFile, usize) =
+            bincode::serde::decode_from_slice(payload, bincode::config::standard())
+                .map_err(|e| corrupt(format!("undecodable: {e}")))?;
+        if used != payload.len() {
+            return Err(corrupt(format!("{} trailing bytes", payload.len() - used)));
         }
         model.check().map_err(|e| corrupt(e.to_string()))?;
         Ok(model)
