@@ -188,6 +188,28 @@ fn eval_snr_rejects_non_numbers() {
         );
 }
 
+/// One WAV is not a dataset, and the same folder twice is one folder.
+#[test]
+fn eval_data_is_a_folder_counted_once() {
+    let wav = fsdd().join("7_theo_0.wav");
+    cargo_bin_cmd!("digits")
+        .arg("eval")
+        .arg("--data")
+        .arg(&wav)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!(
+            "digits: {} is one WAV file; --data takes a folder of labelled WAVs or .parquet files \
+             (to classify one file, use `digits predict`)\n",
+            wav.display()
+        ));
+    let twice = fsdd().join(".");
+    let v: Value =
+        serde_json::from_str(&eval_ok(&["--json", "--data", twice.to_str().unwrap()])).unwrap();
+    assert_eq!(v["n"], 300);
+}
+
 #[test]
 fn eval_plot_writes_png_and_svg() {
     let tmp = tempfile::tempdir().unwrap();

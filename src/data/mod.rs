@@ -39,6 +39,8 @@ pub enum DataError {
     NoClips { path: PathBuf },
     #[error(transparent)]
     Wav(#[from] crate::audio::AudioError),
+    #[error("{path} is one WAV file; --data takes a folder of labelled WAVs or .parquet files (to classify one file, use `digits predict`)")]
+    SingleWav { path: PathBuf },
     #[error("{path}: not a dataset parquet file: {reason}")]
     Parquet { path: PathBuf, reason: String },
     #[error("the speaker split needs speaker names, but {origin} has none; use a folder of FSDD WAVs or parquet whose `path` column carries `{{digit}}_{{speaker}}_{{take}}.wav`")]
@@ -91,12 +93,23 @@ impl Dataset {
     /// Loads every path: folders of labelled WAVs (`folder`) and `.parquet` files.
     pub fn load(paths: &[PathBuf]) -> Result<Dataset> {
         let mut clips = Vec::new();
+        let mut seen = BTreeSet::new();
         for path in paths {
             if !path.exists() {
                 return Err(DataError::Missing { path: path.clone() });
             }
+            // The same folder twice (`--data R --data R`) would count every
+            // clip twice.
+            if !seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())) {
+                continue;
+            }
+            let is_wav = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
             if path.is_dir() {
                 clips.extend(read_folder(path)?.clips);
+            } else if is_wav {
+                return Err(DataError::SingleWav { path: path.clone() });
             } else {
                 clips.extend(read_parquet(path)?.clips);
             }
