@@ -226,6 +226,9 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
         .collect();
     let bytes = crate::util::wav_bytes(&hiss, 8000, 1, 16, false);
     std::fs::write(dir.path().join("hiss.wav"), bytes).unwrap();
+    let blip: Vec<f32> = (0..80).map(|i| 0.3 * (i as f32 * 0.4).sin()).collect();
+    let bytes = crate::util::wav_bytes(&blip, 8000, 1, 16, false);
+    std::fs::write(dir.path().join("blip.wav"), bytes).unwrap();
     let good = crate::util::recordings().join("4_george_0.wav");
     let out = digits_cmd()
         .current_dir(dir.path())
@@ -237,6 +240,7 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
             "muted.wav",
             "dither.wav",
             "hiss.wav",
+            "blip.wav",
         ])
         .arg(&good)
         .output()
@@ -257,6 +261,7 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
          digits: muted.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: dither.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: hiss.wav: no word heard (its loudest 50 ms is 1.5 dB above the background, a word rises 3 dB or more); check that the recording holds a spoken digit\n\
-         digits: 6 of 7 files could not be classified\n"
+         digits: blip.wav: too short to hold a word (10 ms of audio; a spoken digit lasts a few hundred ms)\n\
+         digits: 7 of 8 files could not be classified\n"
     );
 }

@@ -48,14 +48,25 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
         let input = Input::of(file);
         let started = Instant::now();
         let result = input.load().and_then(|a| {
+            // Shorter than the stretch the word is sought in: nothing can rise.
+            let stretch_ms = recognizer.model().front_end.endpoint.seed_ms;
+            let clip_ms = 1e3 * a.seconds();
+            if clip_ms < f64::from(stretch_ms) {
+                return Err(BadInput(format!(
+                    "{}: too short to hold a word ({clip_ms:.0} ms of audio; a spoken digit lasts a few hundred ms)",
+                    input.name()
+                ))
+                .into());
+            }
             let p = recognizer
                 .recognize(&a.samples, a.sample_rate)
                 .with_context(|| format!("{}: cannot classify", input.name()))?;
             let rise = recognizer.word_rise_db();
             if rise < MIN_WORD_RISE_DB {
-                let stretch_ms = recognizer.model().front_end.endpoint.seed_ms;
+                // Rounded down, so 2.96 dB never reads as the 3 dB it missed.
+                let shown = (rise * 10.0).floor() / 10.0;
                 return Err(BadInput(format!(
-                    "{}: no word heard (its loudest {stretch_ms} ms is {rise:.1} dB above the background, a word rises {MIN_WORD_RISE_DB} dB or more); check that the recording holds a spoken digit",
+                    "{}: no word heard (its loudest {stretch_ms} ms is {shown:.1} dB above the background, a word rises {MIN_WORD_RISE_DB} dB or more); check that the recording holds a spoken digit",
                     input.name()
                 ))
                 .into());
