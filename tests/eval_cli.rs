@@ -280,3 +280,27 @@ fn unwritable_output_is_an_error_not_a_panic() {
     drop(child.stderr.take());
     assert_eq!(child.wait().unwrap().code(), Some(2));
 }
+
+/// A parquet file whose corruption makes the parquet crate panic (an
+/// `expect` in its dictionary decoder) is one line on standard error, with
+/// no panic message or backtrace before it. The fixture is four synthetic
+/// tones written by pyarrow, then randomly mutated until the reader panicked.
+#[test]
+fn a_parquet_file_that_panics_the_reader_is_one_line() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corrupt-dictionary.parquet");
+    let out = cargo_bin_cmd!("digits")
+        .args(["eval", "--split", "all", "-q", "--data"])
+        .arg(&fixture)
+        .output()
+        .expect("digits runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "digits: {}: not a dataset parquet file: the file is corrupt \
+             (the parquet reader gave up: Decoder for dict should have been set)\n",
+            fixture.display()
+        )
+    );
+}

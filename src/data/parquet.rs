@@ -45,20 +45,43 @@ const EXPECTED: &str = "expected `audio: struct{bytes: binary, path: string}` an
 /// Reads every row of a dataset parquet file into clips, in file order.
 pub fn read_parquet(path: &Path) -> Result<Dataset> {
     // The parquet crate asserts on some corrupt metadata instead of returning
-    // an error; `check_chunks` catches the known case, this the rest.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_checked(path))).unwrap_or_else(
-        |payload| {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(DataError::Parquet {
-                path: path.to_path_buf(),
-                reason: format!("the file is corrupt (the parquet reader gave up: {what})"),
-            })
-        },
-    )
+    // an error; `check_chunks` catches the known case, this the rest, without
+    // the panic message that would otherwise precede the one-line error.
+    quiet_catch_unwind(|| read_checked(path)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(DataError::Parquet {
+            path: path.to_path_buf(),
+            reason: format!("the file is corrupt (the parquet reader gave up: {what})"),
+        })
+    })
+}
+
+thread_local! {
+    /// Set while this thread runs code whose panics become errors.
+    static CATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `catch_unwind` that also keeps the panic hook quiet for this thread's
+/// caught panic. The hook is wrapped once, and every other panic (any
+/// thread, any time) still goes to the hook that was there before.
+fn quiet_catch_unwind<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static WRAP: std::sync::Once = std::sync::Once::new();
+    WRAP.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !CATCHING.with(|c| c.get()) {
+                previous(info);
+            }
+        }));
+    });
+    CATCHING.with(|c| c.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(false));
+    result
 }
 
 fn read_checked(path: &Path) -> Result<Dataset> {
