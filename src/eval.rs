@@ -486,20 +486,23 @@ mod tests {
     }
 
     #[test]
-    fn same_seed_same_accuracy_on_fsdd() {
+    fn a_sweep_hears_the_noise_one_level_does_and_the_seed_picks_it() {
         let data =
             Dataset::load(&[crate::data::shared_fsdd_dir()]).expect("FSDD beside the repository");
         let (train, test) = data.official_split().unwrap();
         let model = ModelFile::embedded().unwrap();
         let pool = BabblePool::new(&train.clips).unwrap();
         for kind in [NoiseKind::White, NoiseKind::Babble] {
-            let a = score_with_noise(&model, &test.clips, &pool, kind, 5.0, NOISE_SEED).unwrap();
-            let b = score_with_noise(&model, &test.clips, &pool, kind, 5.0, NOISE_SEED).unwrap();
-            assert_eq!(a.predicted, b.predicted, "{kind:?}");
-            assert_eq!(a.metrics.accuracy, b.metrics.accuracy);
-            // The sweep sees the same noise as one level at a time.
-            let sweep = snr_sweep(&model, &test.clips, &pool, kind, &[5.0], NOISE_SEED).unwrap();
-            assert_eq!(sweep[0].accuracy, a.metrics.accuracy);
+            let one = score_with_noise(&model, &test.clips, &pool, kind, 5.0, NOISE_SEED).unwrap();
+            // Same waveform at every level of a sweep, so its 5 dB point is
+            // the single-level score, whatever levels come before it.
+            let sweep =
+                snr_sweep(&model, &test.clips, &pool, kind, &[20.0, 5.0], NOISE_SEED).unwrap();
+            assert_eq!(sweep[1].accuracy, one.metrics.accuracy, "{kind:?}");
+            // Another seed is other noise: at 5 dB some answer changes.
+            let other =
+                score_with_noise(&model, &test.clips, &pool, kind, 5.0, NOISE_SEED + 1).unwrap();
+            assert_ne!(one.predicted, other.predicted, "{kind:?}");
         }
     }
 

@@ -474,11 +474,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_config_is_valid_and_144_ready() {
+    fn default_config_makes_librosas_frame_count() {
+        // librosa.feature.mfcc(y of 4000 samples, hop 80, centred) gives
+        // 51 frames of 12 cepstra (c0 dropped), Δ and ΔΔ.
         let c = MfccConfig::default();
-        c.check().unwrap();
-        assert_eq!(c.frame_dim(), 36);
+        let mut m = Mfcc::new(&c).unwrap();
+        let mut out = Vec::new();
+        let x: Vec<f32> = (0..4000).map(|i| (i as f32 * 0.3).sin()).collect();
+        assert_eq!(m.compute(&x, &mut out), 51);
         assert_eq!(c.n_frames(4000), 51);
+        assert_eq!(out.len(), 51 * 36);
     }
 
     #[test]

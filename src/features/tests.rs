@@ -182,12 +182,19 @@ fn empty_input_is_an_error() {
 }
 
 #[test]
-fn recommended_front_end_makes_510_values() {
+fn recommended_front_end_makes_510_values_from_a_real_clip() {
     // 39 per frame (relative c0, c1-c12, Δ, ΔΔ): 156 whole-word, 234 over
-    // three segments, 12 values at 10 steps.
+    // three segments, 12 values at 10 steps — what pooling actually writes,
+    // every value finite.
     let cfg = FrontEndConfig::recommended();
-    assert_eq!(cfg.mfcc.frame_dim(), 39);
-    assert_eq!(cfg.feature_dim(), 156 + 234 + 120);
+    let mut fe = FrontEnd::new(&cfg, Cmvn::identity(cfg.mfcc.frame_dim())).unwrap();
+    let audio = read_wav(&shared_fsdd_dir().join("6_theo_2.wav")).unwrap();
+    let mut v = Vec::new();
+    fe.features(&audio.samples, audio.sample_rate, &mut v)
+        .unwrap();
+    assert_eq!(v.len(), 156 + 234 + 120);
+    assert_eq!(v.len(), cfg.feature_dim());
+    assert!(v.iter().all(|x| x.is_finite()));
 }
 
 #[test]
