@@ -5,9 +5,12 @@
 //! - [`audio`]: WAV decoding, downmixing, resampling to the model rate;
 //! - [`features`]: the one MFCC front end shared by training and inference;
 //! - [`model`]: the multi-class RBF SVM, its compact inference form and file;
+//! - [`augment`]: the seeded perturbations training copies and noisy
+//!   evaluation are made with;
 //! - [`data`]: FSDD folders and parquet files, splits;
 //! - [`fetch`]: downloading the dataset from Hugging Face;
 //! - [`eval`]: metrics and reports;
+//! - [`plot`]: the accuracy-against-SNR chart;
 //! - [`listen`]: the live microphone loop.
 
 pub mod audio;

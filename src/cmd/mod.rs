@@ -16,7 +16,8 @@ use clap::{Parser, Subcommand};
 /// Exit code: the job ran and succeeded.
 #[allow(dead_code)] // documents the code `ExitCode::SUCCESS` gives
 pub const EXIT_OK: u8 = 0;
-/// Exit code: the job ran but failed (or some inputs could not be classified).
+/// Exit code: the job ran but failed (network, disk; inputs that could not be
+/// classified are bad input, 2).
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: bad usage or bad input (a missing or corrupt file, a bad flag).
 pub const EXIT_BAD_INPUT: u8 = 2;

@@ -26,7 +26,7 @@ pub struct TrainArgs {
     /// SVM soft-margin penalty C [default: 10]
     #[arg(long)]
     pub c: Option<f64>,
-    /// RBF kernel gamma (default: chosen on a validation split)
+    /// RBF kernel gamma [default: 1 × scikit-learn's "scale", 1 / (dimensions × variance)]
     #[arg(long)]
     pub gamma: Option<f64>,
     /// Pooling: mean and std over this many equal time segments of the word,

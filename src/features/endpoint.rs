@@ -283,8 +283,8 @@ mod tests {
     #[test]
     fn a_click_louder_than_the_word_is_not_the_word() {
         // 1 s quiet, a 300 ms word, 1 s quiet; a full-scale click 400 ms
-        // before the word and one 200 ms after it (within the 250 ms that
-        // would bridge a closure).
+        // before the word and one 200 ms after it (gaps up to 250 ms were
+        // once bridged after the word, which reached it).
         let mut x = vec![0.0f32; 8000];
         x.extend(tone(2400, 0.3));
         x.extend(vec![0.0f32; 8000]);

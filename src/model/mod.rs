@@ -478,6 +478,7 @@ pub struct Recognizer {
     model: ModelFile,
     front_end: FrontEnd,
     features: Vec<f32>,
+    scaled: Vec<f32>,
     projected: Vec<f32>,
     kernel_row: Vec<f32>,
 }
@@ -489,6 +490,7 @@ impl Recognizer {
             model,
             front_end,
             features: Vec::new(),
+            scaled: Vec::new(),
             projected: Vec::new(),
             kernel_row: Vec::new(),
         })
@@ -517,12 +519,15 @@ impl Recognizer {
         Ok(&self.features)
     }
 
-    /// Classifies the vector last computed by [`Self::features`] (once: the
-    /// vector is standardised in place).
+    /// Classifies the vector last computed by [`Self::features`]. A copy is
+    /// standardised, so the vector stays as pooled and a second call gives
+    /// the same answer.
     pub fn classify_features(&mut self) -> Prediction {
+        self.scaled.clear();
+        self.scaled.extend_from_slice(&self.features);
         classify(
             &self.model,
-            &mut self.features,
+            &mut self.scaled,
             &mut self.projected,
             &mut self.kernel_row,
         )
@@ -568,5 +573,25 @@ pub fn classify(
         digit: ranking[0].0,
         confidence: ranking[0].1,
         ranking,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifying_the_pooled_vector_twice_gives_one_answer() {
+        let audio =
+            crate::audio::read_wav(&crate::data::shared_fsdd_dir().join("8_lucas_3.wav")).unwrap();
+        let mut rec = Recognizer::new(ModelFile::embedded().unwrap()).unwrap();
+        let pooled = rec
+            .features(&audio.samples, audio.sample_rate)
+            .unwrap()
+            .to_vec();
+        let first = rec.classify_features();
+        assert_eq!(rec.classify_features(), first);
+        assert_eq!(rec.features, pooled, "the pooled vector is left as it was");
+        assert_eq!(first.digit, 8);
     }
 }
