@@ -344,6 +344,20 @@ pub struct SpeakerReport {
     pub snr: Vec<SnrPoint>,
 }
 
+impl SpeakerReport {
+    /// Mean of the folds' accuracies (each speaker counts the same).
+    pub fn mean_accuracy(&self) -> f64 {
+        self.folds.iter().map(|f| f.accuracy).sum::<f64>() / self.folds.len().max(1) as f64
+    }
+
+    /// The fold with the lowest accuracy.
+    pub fn worst(&self) -> Option<&Fold> {
+        self.folds
+            .iter()
+            .min_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
+    }
+}
+
 /// One leave-one-speaker-out fold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fold {

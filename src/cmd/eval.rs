@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use digits::augment::NoiseKind;
 use digits::data::Dataset;
-use digits::eval::{self, BabblePool, Fold, Metrics, SnrPoint, Timing, NOISE_SEED};
+use digits::eval::{self, BabblePool, Metrics, SnrPoint, Timing, NOISE_SEED};
 use digits::model::{ModelFile, TrainOptions};
 use digits::plot::{self, PlotError};
 use serde_json::json;
@@ -266,7 +266,10 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
             }
         })?;
     let (folds, pooled, snr) = (&report.folds, &report.pooled, &report.snr);
-    let mean = folds.iter().map(|f| f.accuracy).sum::<f64>() / folds.len() as f64;
+    let mean = report.mean_accuracy();
+    let worst = report
+        .worst()
+        .expect("speaker_folds makes two folds or more");
     let confusion_title = format!(
         "leave-one-speaker-out, pooled: {:.1}% of {} correct",
         100.0 * pooled.accuracy,
@@ -298,7 +301,7 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
             .map(|f| json!({"speaker": f.speaker, "accuracy": f.accuracy, "n": f.n}))
             .collect::<Vec<_>>());
         v["mean_accuracy"] = json!(mean);
-        v["worst_accuracy"] = json!(worst(folds).accuracy);
+        v["worst_accuracy"] = json!(worst.accuracy);
         add_snr_json(&mut v, args, snr);
         return Ok((format!("{v}\n"), plots));
     }
@@ -317,8 +320,8 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
         s,
         "mean accuracy {:.2}%, worst {:.2}% ({})",
         100.0 * mean,
-        100.0 * worst(folds).accuracy,
-        worst(folds).speaker
+        100.0 * worst.accuracy,
+        worst.speaker
     )?;
     writeln!(s, "pooled over all held-out clips:")?;
     s += &metrics_text(pooled);
@@ -352,13 +355,6 @@ fn snr_text(args: &EvalArgs, clean: f64, snr: &[SnrPoint]) -> String {
         let _ = writeln!(s, "{:>6} | {:>7.2}%", p.db, 100.0 * p.accuracy);
     }
     s
-}
-
-fn worst(folds: &[Fold]) -> &Fold {
-    folds
-        .iter()
-        .min_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
-        .expect("at least two folds")
 }
 
 fn metrics_json(m: &Metrics) -> serde_json::Value {
