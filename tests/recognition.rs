@@ -412,6 +412,22 @@ fn train_eval_predict_round_trip_through_the_binary() {
             }
         }
     }
+    // Two training "clips" with no word in them: left out, and named.
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let hiss: Vec<f32> = digits::augment::white(8000, &mut rng)
+        .iter()
+        .map(|v| 0.05 * v)
+        .collect();
+    std::fs::write(
+        data.join("5_theo_41.wav"),
+        wav_bytes(&hiss, 8000, 1, 16, false),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("3_jackson_40.wav"),
+        wav_bytes(&vec![0.0; 4000], 8000, 1, 16, false),
+    )
+    .unwrap();
     let out = digits_cmd()
         .current_dir(dir.path())
         .args([
@@ -440,6 +456,12 @@ fn train_eval_predict_round_trip_through_the_binary() {
         stdout.starts_with("trained in ") && stdout.contains("support vectors"),
         "{stdout}"
     );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("note: 2 clips hold no word (silence or steady noise) and were left out: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("3_jackson_40.wav") && stderr.contains("5_theo_41.wav"));
     let model = ModelFile::load(&dir.path().join("small.model")).unwrap();
     assert_eq!(model.meta.n_train, 200);
     // 39 values a frame (c0 from the loudest frame, c1-c12, their deltas)

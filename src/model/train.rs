@@ -22,6 +22,7 @@ use super::{
 use crate::audio::MODEL_RATE;
 use crate::augment::{perturb, AugmentConfig};
 use crate::data::{stratified_indices, Clip, Dataset};
+use crate::features::endpoint::MIN_WORD_RISE_DB;
 use crate::features::{Cmvn, Conditioner, FeatureError, FrameExtractor, FrontEnd, FrontEndConfig};
 
 /// How to train.
@@ -144,6 +145,8 @@ pub struct TrainReport {
     pub n_fitted: usize,
     pub seconds: f64,
     pub feature_seconds: f64,
+    /// Clips left out because no word rises in them (`origin`s).
+    pub no_word: Vec<String>,
 }
 
 /// Training progress, for a progress bar.
@@ -271,6 +274,14 @@ pub fn train(
     opts.check()?;
     if data.is_empty() {
         return Err(ModelError::TrainingData("no training clips".into()));
+    }
+    let (data, no_word) = without_wordless_clips(data, &opts.front_end)?;
+    let data = data.as_ref();
+    if data.is_empty() {
+        return Err(ModelError::TrainingData(format!(
+            "none of the {} clips holds a word (silence or steady noise)",
+            no_word.len()
+        )));
     }
     let labels: Vec<u8> = data.clips.iter().map(|c| c.digit).collect();
     let mut jobs: Vec<Job> = (0..data.len())
@@ -412,7 +423,41 @@ pub fn train(
         n_fitted: jobs.len(),
         seconds: start.elapsed().as_secs_f64(),
         feature_seconds,
+        no_word,
     })
+}
+
+/// `data` without the clips in which no word rises above the background
+/// (`predict` refuses such a file): a clip of silence or hiss labelled 3
+/// would teach the model that noise is a 3. Returns what was left out.
+fn without_wordless_clips<'a>(
+    data: &'a Dataset,
+    config: &FrontEndConfig,
+) -> Result<(std::borrow::Cow<'a, Dataset>, Vec<String>)> {
+    let mut fx = FrameExtractor::new(config)?;
+    let mut frames = Vec::new();
+    let mut keep = Vec::with_capacity(data.len());
+    for c in &data.clips {
+        let heard = match fx.frames(&c.samples, c.sample_rate, &mut frames) {
+            Ok(_) => fx.word_rise_db() >= MIN_WORD_RISE_DB,
+            Err(FeatureError::Empty) => false,
+            Err(e) => return Err(e.into()),
+        };
+        keep.push(heard);
+    }
+    if keep.iter().all(|&k| k) {
+        return Ok((std::borrow::Cow::Borrowed(data), Vec::new()));
+    }
+    let (kept, left_out): (Vec<_>, Vec<_>) = data.clips.iter().zip(&keep).partition(|(_, &k)| k);
+    Ok((
+        std::borrow::Cow::Owned(Dataset {
+            clips: kept.into_iter().map(|(c, _)| c.clone()).collect(),
+        }),
+        left_out
+            .into_iter()
+            .map(|(c, _)| c.origin.clone())
+            .collect(),
+    ))
 }
 
 fn project_rows(p: &Projection, x: &Array2<f32>) -> Array2<f32> {
