@@ -10,6 +10,7 @@
 //! [`Resampler8k`], so training, evaluation, `predict` and `listen` all hear
 //! the same signal.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::Path;
@@ -106,6 +107,7 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err(AudioError::NotWav);
     }
+    let bytes = &*with_stream_sizes(bytes);
     let encoding = WavEncoding::of(bytes);
     let (interleaved, channels, sample_rate) = match encoding {
         Some(WavEncoding::Pcm | WavEncoding::Float { bits: 32 }) | None => decode_hound(bytes)?,
@@ -311,6 +313,76 @@ fn fmt_range(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
         pos = pos.checked_add(8 + size + size % 2)?;
     }
     None
+}
+
+/// A data chunk size at or above this (2 GiB less 16 MiB) that overruns the
+/// input is a placeholder left by a writer that could not seek back, not a
+/// length: sox writes 0x7FFFF000 to a pipe, arecord 0x80000000, ffmpeg
+/// 0xFFFFFFFF. No digit clip comes near it.
+const PLACEHOLDER_SIZE: u32 = 0x7F00_0000;
+
+/// `bytes` with the sizes a streaming writer leaves unknown made real. When
+/// the data chunk's size is a placeholder (0 with bytes after it, or
+/// [`PLACEHOLDER_SIZE`] and up, past the end of the input) the data runs to
+/// the end of the input, less any trailing partial frame (`nBlockAlign`); a
+/// RIFF size short of the data chunk's end (0 again) is raised to it. Both
+/// decoders then read the file as if it had been finished. A finished file
+/// cut short (a size below the placeholders) is left alone and stays an
+/// error. Borrowed, with no copy, when the header needs no change.
+fn with_stream_sizes(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let Some(at) = data_chunk(bytes) else {
+        return Cow::Borrowed(bytes);
+    };
+    let size_at = |pos: usize| {
+        u32::from_le_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]])
+    };
+    let (riff, declared) = (size_at(4), size_at(at + 4));
+    let present = bytes.len() - (at + 8);
+    let placeholder = if declared == 0 {
+        present > 0 && !starts_with_chunk(&bytes[at + 8..])
+    } else {
+        declared >= PLACEHOLDER_SIZE && declared as usize > present
+    };
+    let data = if placeholder {
+        let frame = block_align(bytes).filter(|&b| b > 0).map_or(1, usize::from);
+        let whole = present.min(u32::MAX as usize) / frame * frame;
+        whole as u32
+    } else {
+        declared
+    };
+    // The RIFF chunk must hold the data chunk (its pad byte aside).
+    let riff_needed = (at as u64 + u64::from(data)).min(u64::from(u32::MAX)) as u32;
+    if data == declared && riff >= riff_needed {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = bytes.to_vec();
+    out[at + 4..at + 8].copy_from_slice(&data.to_le_bytes());
+    if placeholder || riff < riff_needed {
+        out[4..8].copy_from_slice(&riff_needed.to_le_bytes());
+    }
+    Cow::Owned(out)
+}
+
+/// Where the `data` chunk's header starts in `bytes`, if the file has one.
+fn data_chunk(bytes: &[u8]) -> Option<usize> {
+    let mut pos = 12;
+    while pos + 8 <= bytes.len() {
+        if &bytes[pos..pos + 4] == b"data" {
+            return Some(pos);
+        }
+        let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
+        pos = pos.checked_add(8 + size + size % 2)?;
+    }
+    None
+}
+
+/// Whether `rest` begins with what looks like another chunk (four printable
+/// characters and a size that fits), as after a genuinely empty data chunk,
+/// rather than with audio.
+fn starts_with_chunk(rest: &[u8]) -> bool {
+    rest.len() >= 8
+        && rest[..4].iter().all(|b| (b' '..=b'~').contains(b))
+        && u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize <= rest.len() - 8
 }
 
 /// `bytes` with a 16-byte `fmt ` chunk grown to 18 (`cbSize` = 0). Older

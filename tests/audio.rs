@@ -5,7 +5,7 @@ use digits::audio::{decode_wav, AudioError, Resampler8k};
 use digits::augment::power;
 use rand::SeedableRng;
 
-use crate::util::{digits_cmd, wav_bytes, wav_header};
+use crate::util::{digits_cmd, reheaded, wav_bytes, wav_header};
 
 fn tone(n: usize, rate: u32) -> Vec<f32> {
     (0..n)
@@ -199,6 +199,110 @@ fn damaged_compressed_wavs_are_errors_not_panics() {
         decode_wav(&three).unwrap_err().to_string(),
         "unsupported WAV encoding: Microsoft ADPCM with 3 channels of 4-bit codes (1 or 2 channels of 4 bits are read); convert it to PCM, e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`"
     );
+}
+
+/// The (RIFF, data) sizes streaming writers leave in the header, then the
+/// length of the data that follows: ffmpeg to a pipe, sox to a pipe, arecord
+/// to standard output, writers that leave 0.
+const STREAM_SIZES: [(u32, u32); 4] = [
+    (0xFFFF_FFFF, 0xFFFF_FFFF),
+    (0x7FFF_F024, 0x7FFF_F000),
+    (0x8000_0024, 0x8000_0000),
+    (0, 0),
+];
+
+fn encoding_fixture(enc: &str) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/encodings");
+    std::fs::read(dir.join(format!("{enc}.wav"))).unwrap()
+}
+
+/// A WAV streamed through a pipe (its sizes unknown when the header was
+/// written) decodes to the samples of the finished file, with a trailing
+/// partial frame (an ADPCM block) dropped; PCM through hound, the rest
+/// through symphonia.
+#[test]
+fn streamed_wavs_with_unknown_sizes_decode() {
+    let clip = std::fs::read(crate::util::recordings().join("7_theo_0.wav")).unwrap();
+    let mut files = vec![
+        ("7_theo_0".to_string(), clip),
+        (
+            "stereo 24-bit".into(),
+            wav_bytes(&tone(1600, 16000), 16000, 2, 24, false),
+        ),
+    ];
+    for enc in ["mu-law", "a-law", "float64", "ima-adpcm", "ms-adpcm"] {
+        files.push((enc.into(), encoding_fixture(enc)));
+    }
+    for (name, wav) in &files {
+        let whole = decode_wav(wav).unwrap();
+        assert!(whole.samples.len() >= 800, "{name}");
+        for (riff, data) in STREAM_SIZES.into_iter().chain([(0xFFFF_FFFF, 0x7FFF_FFFF)]) {
+            let streamed = reheaded(wav, riff, data);
+            let case = format!("{name}, RIFF {riff:#X}, data {data:#X}");
+            assert_eq!(decode_wav(&streamed).unwrap(), whole, "{case}");
+            // The writer stopped mid-frame: that frame is dropped.
+            let mut cut = streamed.clone();
+            cut.pop();
+            let a = decode_wav(&cut).unwrap().samples;
+            assert!(whole.samples.starts_with(&a), "{case}");
+            let lost = whole.samples.len() - a.len();
+            if name.ends_with("adpcm") {
+                assert!((1..=505).contains(&lost), "{case}: {lost}");
+            } else {
+                assert_eq!(lost, 1, "{case}");
+            }
+        }
+    }
+    let mulaw = encoding_fixture("mu-law");
+    // Only the RIFF size unknown, the data size right: as the finished file.
+    for riff in [0, 0xFFFF_FFFF] {
+        assert_eq!(
+            decode_wav(&reheaded(&mulaw, riff, (mulaw.len() - 58) as u32)).unwrap(),
+            decode_wav(&mulaw).unwrap()
+        );
+    }
+}
+
+/// A finished file cut short keeps its error: only the sizes streaming
+/// writers leave (0 with audio after it, and about 2 GiB or more) mean
+/// "read to the end".
+#[test]
+fn truncated_finished_wavs_stay_errors() {
+    let clip = std::fs::read(crate::util::recordings().join("7_theo_0.wav")).unwrap();
+    let cut = &clip[..clip.len() - 100];
+    assert_eq!(
+        err(cut),
+        "truncated or corrupt WAV data (the data chunk declares 3428 samples, the file holds 3378); re-record or re-export the file"
+    );
+    // An empty data chunk holds no samples, whether nothing follows it or
+    // another chunk does (that chunk is not read as audio).
+    assert!(matches!(
+        decode_wav(&reheaded(&clip[..44], 0, 0)),
+        Err(AudioError::Empty)
+    ));
+    let mut listed = wav_header(1, 1, 8000, 16, 0);
+    listed.extend_from_slice(b"LIST\x04\0\0\0INFO");
+    assert!(matches!(decode_wav(&listed), Err(AudioError::Empty)));
+}
+
+/// `arecord -f S16_LE -r 8000 -c 1 | digits predict -`: the header arecord
+/// writes to a pipe, and ffmpeg's, are read to the end of the input.
+#[test]
+fn predict_reads_a_streamed_wav_from_stdin() {
+    let clip = std::fs::read(crate::util::recordings().join("7_theo_0.wav")).unwrap();
+    for (riff, data) in STREAM_SIZES {
+        let out = digits_cmd()
+            .args(["predict", "-"])
+            .write_stdin(reheaded(&clip, riff, data))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success() && stdout.starts_with("-: 7 ("),
+            "RIFF {riff:#X}, data {data:#X}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

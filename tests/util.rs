@@ -78,3 +78,18 @@ pub fn wav_header(format: u16, channels: u16, rate: u32, bits: u16, data_len: u3
     h.extend_from_slice(&data_len.to_le_bytes());
     h
 }
+
+/// `wav` with its RIFF size set to `riff` and its `data` chunk's size to
+/// `data`, as a writer that cannot seek back leaves them (ffmpeg to a pipe:
+/// 0xFFFFFFFF; sox: 0x7FFFF000; arecord: 0x80000000; some writers 0).
+pub fn reheaded(wav: &[u8], riff: u32, data: u32) -> Vec<u8> {
+    let mut out = wav.to_vec();
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    let mut pos = 12;
+    while &out[pos..pos + 4] != b"data" {
+        let size = u32::from_le_bytes(out[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        pos += 8 + size + size % 2;
+    }
+    out[pos + 4..pos + 8].copy_from_slice(&data.to_le_bytes());
+    out
+}
