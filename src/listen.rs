@@ -10,7 +10,9 @@
 //! - [`Vad`]: hands-free segmentation. Energy per 10 ms frame, measured
 //!   against an adaptive noise floor, with hysteresis, a hangover that ends
 //!   an utterance after ~200 ms of silence, and minimum / maximum lengths;
-//!   each utterance is cut with ~100 ms of context on both sides.
+//!   each utterance is cut with ~100 ms of context on both sides. Until the
+//!   floor has a full window, frames are judged again each time it falls:
+//!   a word at the very start of a stream sets the first floor itself.
 //! - [`run_auto`] (hands-free) and [`run_press_to_talk`]: the two loops.
 //!
 //! What is *not* here: resampling, trimming and gain. Every utterance goes
@@ -237,7 +239,9 @@ pub struct VadConfig {
     /// Utterances with less speech than this are clicks (ms).
     pub min_speech_ms: f32,
     /// Utterances whose loudest frame is less than this above the floor are
-    /// breaths or rustle (dB).
+    /// breaths or rustle (dB). Not applied to a stream that holds one
+    /// utterance and nothing else (a clip cut tight around a word): its
+    /// floor is the word's own quietest part, so `start_db` is all it needs.
     pub min_peak_db: f32,
     /// Longer than this is not one digit (ms): reported as unrecognised.
     pub max_ms: f32,
@@ -311,8 +315,9 @@ pub struct Utterance {
     pub too_long: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum VadState {
+    #[default]
     Idle,
     Speech,
     /// After an over-long utterance: ignore sound until a real pause.
@@ -344,6 +349,13 @@ pub struct Vad {
     floor_db: Option<f32>,
     // Samples just before the current frame (pre-roll).
     history: VecDeque<f32>,
+    // While the floor window is not full yet: the frames, to judge again
+    // each time the floor falls.
+    unsure: Option<Unsure>,
+    // Start of the first frame that was not digital silence.
+    first_sound: Option<u64>,
+    // Stream position analysed so far (when an utterance's end was found).
+    now: u64,
     // The utterance being collected.
     state: VadState,
     utt: Vec<f32>,
@@ -354,6 +366,27 @@ pub struct Vad {
     peak_db: f32,
     silent_frames: usize,
     rejected: u64,
+}
+
+/// The frames kept while the floor is not sure (see `Vad::frame_unsure`),
+/// from stream position `start`, and what the VAD was before the first.
+#[derive(Debug, Default)]
+struct Unsure {
+    from: Resume,
+    start: u64,
+    samples: Vec<f32>,
+    levels: Vec<f32>,
+    /// The floor they were last judged against.
+    floor: Option<f32>,
+}
+
+/// The VAD's state between utterances: enough to judge frames again.
+#[derive(Debug, Default)]
+struct Resume {
+    state: VadState,
+    silent_frames: usize,
+    rejected: u64,
+    history: Vec<f32>,
 }
 
 impl Vad {
@@ -382,6 +415,9 @@ impl Vad {
             window_len,
             floor_db: None,
             history: VecDeque::with_capacity(ms(cfg.pad_ms) + frame_len),
+            unsure: Some(Unsure::default()),
+            first_sound: None,
+            now: 0,
             state: VadState::Idle,
             utt: Vec::new(),
             utt_first: 0,
@@ -440,11 +476,19 @@ impl Vad {
     pub fn flush(&mut self, out: &mut Vec<Utterance>) {
         if self.state == VadState::Speech {
             let now = self.frame_start + self.pending.len() as u64;
+            self.now = now;
             let pending = std::mem::take(&mut self.pending);
             self.utt.extend_from_slice(&pending);
-            self.finish(now, false, out);
+            self.finish(now, false, true, out);
+            self.frame_start = now;
         }
         self.state = VadState::Idle;
+        // What was kept while the floor is unsure is settled: the next
+        // frames are judged from here.
+        if let Some(mut u) = self.unsure.take() {
+            self.restart_unsure(&mut u, self.frame_start);
+            self.unsure = Some(u);
+        }
     }
 
     /// Level (dBFS) of one frame after the high-pass, and whether the
@@ -467,15 +511,114 @@ impl Vad {
     fn frame(&mut self, frame: &[f32], out: &mut Vec<Utterance>) {
         let start = self.frame_start;
         let end = start + frame.len() as u64;
+        self.now = end;
         let (level, digital_silence) = self.level(frame);
         let floor = self.floor_db;
         if !digital_silence {
+            self.first_sound.get_or_insert(start);
             self.track_floor(level);
         }
+        match self.unsure.take() {
+            Some(unsure) => self.frame_unsure(unsure, frame, level, digital_silence, out),
+            None => self.step(frame, level, floor, start, out),
+        }
+        self.frame_start = end;
+    }
+
+    /// A frame while the floor is not sure yet. The floor is the minimum
+    /// over the frames seen so far, so it can only fall as the window
+    /// fills; and a word that starts with the stream sets it at first:
+    /// measured against itself, it is not heard. So until the window is
+    /// full, the frames since the last utterance out are kept and, each
+    /// time the floor falls, judged again from there against the new one.
+    /// An utterance found is out for good; one rejected (too short or quiet
+    /// for this floor) may still be heard against a lower one.
+    fn frame_unsure(
+        &mut self,
+        mut u: Unsure,
+        frame: &[f32],
+        level: f32,
+        digital_silence: bool,
+        out: &mut Vec<Utterance>,
+    ) {
+        let n = self.frame_len;
+        if self.floor_db.is_none() && digital_silence && u.levels.is_empty() {
+            // Nothing heard yet: an idle source's zeros are no word.
+            self.remember(frame);
+            self.restart_unsure(&mut u, self.frame_start + n as u64);
+            self.unsure = Some(u);
+            return;
+        }
+        u.samples.extend_from_slice(frame);
+        u.levels.push(level);
+        let floor = self.floor_db;
+        let from = if floor == u.floor {
+            u.levels.len() - 1
+        } else {
+            u.floor = floor;
+            self.state = u.from.state;
+            self.silent_frames = u.from.silent_frames;
+            self.rejected = u.from.rejected;
+            self.history.clear();
+            self.history.extend(u.from.history.iter());
+            0
+        };
+        let mut settled = 0;
+        for i in from..u.levels.len() {
+            let emitted = out.len();
+            let start = u.start + (i * n) as u64;
+            self.step(&u.samples[i * n..][..n], u.levels[i], floor, start, out);
+            if out.len() > emitted {
+                // Out for good: judge again only what follows it.
+                settled = i + 1;
+                u.from = self.resume();
+            }
+        }
+        u.samples.drain(..settled * n);
+        u.levels.drain(..settled);
+        u.start += (settled * n) as u64;
+        // Sure once the window is full (or, against a source that keeps
+        // sending zeros, after twice as many frames).
+        let full = self.window.len() == self.window_len;
+        if !full && u.levels.len() < 2 * self.window_len {
+            self.unsure = Some(u);
+        }
+    }
+
+    /// The state between utterances, to judge frames again from.
+    fn resume(&self) -> Resume {
+        Resume {
+            state: self.state,
+            silent_frames: self.silent_frames,
+            rejected: self.rejected,
+            history: self.history.iter().copied().collect(),
+        }
+    }
+
+    /// Empties `u` to keep frames from stream position `start` on, from
+    /// the VAD's present state.
+    fn restart_unsure(&self, u: &mut Unsure, start: u64) {
+        u.from = self.resume();
+        u.start = start;
+        u.samples.clear();
+        u.levels.clear();
+        u.floor = self.floor_db;
+    }
+
+    /// The state machine: one frame at stream position `start` and `level`
+    /// (dBFS), against `floor`.
+    fn step(
+        &mut self,
+        frame: &[f32],
+        level: f32,
+        floor: Option<f32>,
+        start: u64,
+        out: &mut Vec<Utterance>,
+    ) {
+        let end = start + frame.len() as u64;
         // Until some sound was heard there is nothing to compare against.
         let Some(floor) = floor else {
             self.remember(frame);
-            self.frame_start = end;
             return;
         };
         match self.state {
@@ -506,10 +649,10 @@ impl Vad {
                     self.silent_frames += 1;
                 }
                 if self.silent_frames >= self.hangover_frames {
-                    self.finish(end, false, out);
+                    self.finish(end, false, false, out);
                     self.state = VadState::Idle;
                 } else if (end - self.first_speech) as usize >= self.max_len {
-                    self.finish(end, true, out);
+                    self.finish(end, true, false, out);
                     self.state = VadState::WaitSilence;
                     self.silent_frames = 0;
                 }
@@ -526,7 +669,6 @@ impl Vad {
                 }
             }
         }
-        self.frame_start = end;
     }
 
     /// Keeps the last `pad_len` samples for the next utterance's pre-roll.
@@ -559,8 +701,8 @@ impl Vad {
     }
 
     /// Closes the utterance at stream position `now` and emits it if it is
-    /// long and loud enough.
-    fn finish(&mut self, now: u64, too_long: bool, out: &mut Vec<Utterance>) {
+    /// long and loud enough. `at_end`: the stream ended inside it.
+    fn finish(&mut self, now: u64, too_long: bool, at_end: bool, out: &mut Vec<Utterance>) {
         let cut_end = if too_long {
             now
         } else {
@@ -568,7 +710,16 @@ impl Vad {
         };
         let len = (cut_end - self.utt_first) as usize;
         let floor = self.floor_db.unwrap_or(self.cfg.floor_min_db);
-        let loud = self.peak_db >= floor + self.cfg.min_peak_db;
+        // When the stream is this utterance and nothing else (a clip cut
+        // tight around one word), the floor is the word's own quietest part,
+        // no measure of the room: starting well above it is enough.
+        let whole_stream = at_end && self.first_sound.is_some_and(|s| self.utt_first <= s);
+        let need = if whole_stream {
+            self.cfg.start_db
+        } else {
+            self.cfg.min_peak_db
+        };
+        let loud = self.peak_db >= floor + need;
         let long = self.speech_frames >= self.min_speech_frames;
         // Keep the tail as pre-roll, so a word that follows soon still gets
         // its context.
@@ -582,7 +733,8 @@ impl Vad {
                 samples,
                 start_s: self.first_speech as f64 / self.rate as f64,
                 end_s: self.last_speech_end as f64 / self.rate as f64,
-                detected_s: now as f64 / self.rate as f64,
+                // Later than `now` when the floor fell after the word.
+                detected_s: self.now.max(now) as f64 / self.rate as f64,
                 detected_at: Instant::now(),
                 too_long,
             });
@@ -1461,6 +1613,28 @@ mod tests {
             "{}",
             heard[0].start_s
         );
+    }
+
+    #[test]
+    fn a_word_at_the_start_of_the_stream_is_heard() {
+        // The first floor is the word's own level; the room comes after.
+        for block in [1, 37, 160, 4096] {
+            let mut seed = 12;
+            let mut x = noise(RATE as usize * 2, 0.002, &mut seed);
+            mix(&mut x, 0, &burst(300, 0.3));
+            let u = segment(&x, block);
+            assert_eq!(u.len(), 1, "block {block}: {u:?}");
+            assert!(u[0].start_s < 0.01, "{}", u[0].start_s);
+            assert!((u[0].end_s - 0.3).abs() < 0.02, "{}", u[0].end_s);
+            // From the first sample to pad_ms after the word, untouched.
+            assert_eq!(u[0].samples[..100], x[..100]);
+            let len = u[0].samples.len() as f64 / RATE as f64;
+            assert!((len - 0.4).abs() < 0.02, "len {len}");
+            // Found when the hangover ends, as anywhere else.
+            assert!(u[0].detected_s - u[0].end_s <= 0.22);
+        }
+        // A steady sound from the start, and nothing else, is no word.
+        assert!(segment(&burst(1000, 0.3), 160).is_empty());
     }
 
     #[test]
