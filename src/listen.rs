@@ -4,9 +4,9 @@
 //! result:
 //! - [`Source`]: a stream of mono `f32` blocks at a fixed rate over a
 //!   `std::sync::mpsc` channel. A microphone (cpal, behind the `mic` feature)
-//!   and a WAV file ([`Source::from_wav`], paced in real time or as fast as
-//!   possible) produce the same [`Event`]s, so tests drive exactly the code a
-//!   microphone does.
+//!   and a WAV file ([`Source::from_wav`], paced in real time, or as fast as
+//!   the loop asks for it) produce the same [`Event`]s, so tests drive
+//!   exactly the code a microphone does.
 //! - [`Vad`]: hands-free segmentation. Energy per 10 ms frame, measured
 //!   against an adaptive noise floor, with hysteresis, a hangover that ends
 //!   an utterance after ~200 ms of silence, and minimum / maximum lengths;
@@ -28,7 +28,7 @@
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,9 @@ pub struct Source {
     sample_rate: u32,
     description: String,
     dropped: Arc<AtomicU64>,
+    // An on-demand source (a WAV file fed fast): asks its reader for
+    // samples; see [`Source::want`].
+    demand: Option<Sender<u64>>,
     // Dropped last: stops the stream once nobody listens any more.
     _keep_alive: Option<Box<dyn std::any::Any>>,
 }
@@ -139,7 +142,10 @@ impl std::fmt::Debug for Source {
 pub enum Pace {
     /// One block every block length, like a microphone.
     RealTime,
-    /// As fast as the loop takes them.
+    /// As fast as the loop takes them, and only when the loop asks for
+    /// them ([`Source::want`]): hands-free asks for the whole file,
+    /// press-to-talk for one capture per press. With no real time to
+    /// pass, a file fed this way never runs ahead of the keys.
     Fast,
 }
 
@@ -154,44 +160,94 @@ impl Source {
             sample_rate,
             description: description.into(),
             dropped: Arc::new(AtomicU64::new(0)),
+            demand: None,
             _keep_alive: None,
         })
     }
 
     /// Reads a WAV file and feeds it in `block_ms` blocks from a thread,
-    /// then sends [`Event::End`].
+    /// then sends [`Event::End`]. With [`Pace::Fast`] the file is on
+    /// demand: it sends only the samples asked for with [`Source::want`],
+    /// and [`Event::End`] only when asked for more than is left.
     pub fn from_wav(path: &Path, pace: Pace, block_ms: f32) -> Result<Self> {
         let audio = audio::read_wav(path)?;
         let source = Self::channel(audio.sample_rate, path.display().to_string())?;
         let tx = source.sender();
         let block = ((block_ms / 1000.0 * audio.sample_rate as f32).round() as usize).max(1);
         let block_time = Duration::from_secs_f64(block as f64 / audio.sample_rate as f64);
+        let (demand, asked) = std::sync::mpsc::channel::<u64>();
         let handle = std::thread::Builder::new()
             .name("digits-wav-source".into())
             .spawn(move || {
                 let start = Instant::now();
-                for (i, chunk) in audio.samples.chunks(block).enumerate() {
-                    if pace == Pace::RealTime {
-                        // Sleep to an absolute deadline so the pace does not drift.
-                        let due = start + block_time * i as u32;
-                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                            std::thread::sleep(wait);
+                let samples = &audio.samples;
+                // Samples asked for and not sent yet (on demand only).
+                let mut allowed = 0u64;
+                let wait_for_demand = |allowed: &mut u64| -> bool {
+                    while *allowed == 0 {
+                        match asked.recv() {
+                            Ok(n) => *allowed = n,
+                            // The loop has gone.
+                            Err(_) => return false,
+                        }
+                    }
+                    true
+                };
+                let mut at = 0;
+                let mut i = 0u32;
+                while at < samples.len() {
+                    let mut n = block.min(samples.len() - at);
+                    match pace {
+                        Pace::RealTime => {
+                            // Sleep to an absolute deadline so the pace does not drift.
+                            let due = start + block_time * i;
+                            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                        }
+                        Pace::Fast => {
+                            if !wait_for_demand(&mut allowed) {
+                                return;
+                            }
+                            n = n.min(usize::try_from(allowed).unwrap_or(usize::MAX));
+                            allowed -= n as u64;
                         }
                     }
                     // A blocking send is right here (this is not an audio
                     // callback): it gives --fast back-pressure, and it fails
                     // once the loop has gone, which ends the thread.
-                    if tx.send(Event::Audio(chunk.to_vec())).is_err() {
+                    if tx.send(Event::Audio(samples[at..at + n].to_vec())).is_err() {
                         return;
                     }
+                    at += n;
+                    i += 1;
+                }
+                if pace == Pace::Fast && !wait_for_demand(&mut allowed) {
+                    return;
                 }
                 let _ = tx.send(Event::End);
             })
             .map_err(|e| ListenError::Stream(format!("cannot start the WAV reader: {e}")))?;
         Ok(Self {
+            demand: (pace == Pace::Fast).then_some(demand),
             _keep_alive: Some(Box::new(handle)),
             ..source
         })
+    }
+
+    /// Asks an on-demand source for `samples` more samples (added to what
+    /// was asked before and not sent yet). Other sources deliver whatever
+    /// comes; for them this does nothing.
+    pub fn want(&self, samples: u64) {
+        if let Some(demand) = &self.demand {
+            // The reader may have ended (end of file); nothing to ask then.
+            let _ = demand.send(samples);
+        }
+    }
+
+    /// Whether the source sends only what is asked for ([`Source::want`]).
+    pub fn on_demand(&self) -> bool {
+        self.demand.is_some()
     }
 
     /// Another sender into this source's channel (e.g. for key presses).
@@ -986,6 +1042,8 @@ pub fn run_auto(
     warm_up(recognizer, rate)?;
     let mut vad = Vad::new(cfg.vad.clone(), rate)?;
     let mut done = Vec::new();
+    // All of it: hands-free listens to everything.
+    source.want(u64::MAX);
     loop {
         let why = match run.next(&mut on)? {
             Next::Audio(block) => {
@@ -1019,7 +1077,11 @@ pub fn run_auto(
 /// classifies the captured buffer whole. The [`Vad`] runs all along (so it
 /// knows the room's floor) and only gates: a capture in which it finds no
 /// utterance — room tone, the click of the Enter key — reports
-/// `digit: None` without classifying.
+/// `digit: None` without classifying. From an on-demand source
+/// ([`Pace::Fast`]) the audio is asked for at each press, so the captures
+/// are the source's consecutive `capture_seconds` however the presses and
+/// the audio interleave; there a press during a capture starts the next
+/// capture once this one is full, rather than stopping it.
 pub fn run_press_to_talk(
     source: &Source,
     recognizer: &mut Recognizer,
@@ -1032,11 +1094,15 @@ pub fn run_press_to_talk(
     warm_up(recognizer, rate)?;
     let mut vad = Vad::new(cfg.vad.clone(), rate)?;
     let mut ignored = Vec::new();
-    let want = (cfg.capture_seconds * rate as f64).round() as usize;
+    // At least one sample: an on-demand source sends nothing for a capture
+    // that wants none.
+    let want = ((cfg.capture_seconds * rate as f64).round() as usize).max(1);
     let mut capture: Option<Capture> = None;
     // Quit (end of key input) during a capture lets the capture finish, so
     // `printf '\n' | digits listen` still classifies one capture.
     let mut quit_after = false;
+    // Presses waiting for the capture in progress (on-demand sources).
+    let mut queued = 0usize;
     on(Notice::Ready)?;
     loop {
         let mut finish = false;
@@ -1056,17 +1122,13 @@ pub fn run_press_to_talk(
                 None => vad.push(&block, &mut ignored),
             },
             Next::Press => match capture.as_mut() {
+                Some(_) if source.on_demand() => queued += 1,
                 Some(c) => {
                     vad.flush(&mut c.heard);
                     finish = true;
                 }
                 None => {
-                    capture = Some(Capture {
-                        start_s: vad.stream_time(),
-                        samples: Vec::with_capacity(want),
-                        heard: Vec::new(),
-                    });
-                    on(Notice::Capturing(cfg.capture_seconds))?;
+                    capture = Some(start_capture(source, &vad, want, cfg, &mut on)?);
                 }
             },
             Next::Stop(Stop::Quit) if capture.is_some() => quit_after = true,
@@ -1083,17 +1145,39 @@ pub fn run_press_to_talk(
             let c = capture.take().expect("finishing a capture");
             let heard = classify_capture(recognizer, c, rate, cfg.threshold)?;
             on(Notice::Heard(heard))?;
-            if quit_after {
+            if quit_after && queued == 0 {
                 why = why.or(Some(Stop::Quit));
             }
             if why.is_none() {
                 on(Notice::Ready)?;
+                if queued > 0 {
+                    queued -= 1;
+                    capture = Some(start_capture(source, &vad, want, cfg, &mut on)?);
+                }
             }
         }
         if let Some(why) = why {
             return Ok(why);
         }
     }
+}
+
+/// Starts a press-to-talk capture of `want` samples (asking an on-demand
+/// source for them).
+fn start_capture(
+    source: &Source,
+    vad: &Vad,
+    want: usize,
+    cfg: &ListenConfig,
+    on: &mut impl FnMut(Notice) -> std::io::Result<()>,
+) -> Result<Capture> {
+    source.want(want as u64);
+    on(Notice::Capturing(cfg.capture_seconds))?;
+    Ok(Capture {
+        start_s: vad.stream_time(),
+        samples: Vec::with_capacity(want),
+        heard: Vec::new(),
+    })
 }
 
 /// A press-to-talk capture in progress.
@@ -1529,6 +1613,28 @@ mod tests {
     }
 
     #[test]
+    fn a_word_at_the_start_of_the_stream_is_heard() {
+        // The first floor is the word's own level; the room comes after.
+        for block in [1, 37, 160, 4096] {
+            let mut seed = 12;
+            let mut x = noise(RATE as usize * 2, 0.002, &mut seed);
+            mix(&mut x, 0, &burst(300, 0.3));
+            let u = segment(&x, block);
+            assert_eq!(u.len(), 1, "block {block}: {u:?}");
+            assert!(u[0].start_s < 0.01, "{}", u[0].start_s);
+            assert!((u[0].end_s - 0.3).abs() < 0.02, "{}", u[0].end_s);
+            // From the first sample to pad_ms after the word, untouched.
+            assert_eq!(u[0].samples[..100], x[..100]);
+            let len = u[0].samples.len() as f64 / RATE as f64;
+            assert!((len - 0.4).abs() < 0.02, "len {len}");
+            // Found when the hangover ends, as anywhere else.
+            assert!(u[0].detected_s - u[0].end_s <= 0.22);
+        }
+        // A steady sound from the start, and nothing else, is no word.
+        assert!(segment(&burst(1000, 0.3), 160).is_empty());
+    }
+
+    #[test]
     fn too_long_is_cut_and_flagged() {
         // Talk without real pauses: 450 ms sounds, 80 ms dips, for 4 s.
         let mut seed = 5;
@@ -1616,25 +1722,45 @@ mod tests {
     }
 
     #[test]
-    fn a_word_at_the_start_of_the_stream_is_heard() {
-        // The first floor is the word's own level; the room comes after.
-        for block in [1, 37, 160, 4096] {
-            let mut seed = 12;
-            let mut x = noise(RATE as usize * 2, 0.002, &mut seed);
-            mix(&mut x, 0, &burst(300, 0.3));
-            let u = segment(&x, block);
-            assert_eq!(u.len(), 1, "block {block}: {u:?}");
-            assert!(u[0].start_s < 0.01, "{}", u[0].start_s);
-            assert!((u[0].end_s - 0.3).abs() < 0.02, "{}", u[0].end_s);
-            // From the first sample to pad_ms after the word, untouched.
-            assert_eq!(u[0].samples[..100], x[..100]);
-            let len = u[0].samples.len() as f64 / RATE as f64;
-            assert!((len - 0.4).abs() < 0.02, "len {len}");
-            // Found when the hangover ends, as anywhere else.
-            assert!(u[0].detected_s - u[0].end_s <= 0.22);
+    fn a_fast_wav_sends_only_what_is_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ramp.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        for i in 0..1000 {
+            w.write_sample(i as i16).unwrap();
         }
-        // A steady sound from the start, and nothing else, is no word.
-        assert!(segment(&burst(1000, 0.3), 160).is_empty());
+        w.finalize().unwrap();
+        let source = Source::from_wav(&path, Pace::Fast, 10.0).unwrap();
+        assert!(source.on_demand());
+        let next = || source.rx.recv().unwrap();
+        let audio = |e: Event| match e {
+            Event::Audio(a) => a,
+            other => panic!("{other:?}"),
+        };
+        // 80-sample blocks, cut where the request ends.
+        source.want(100);
+        assert_eq!(audio(next()).len(), 80);
+        assert_eq!(audio(next()).len(), 20);
+        // The rest of the file, then its end only once more is asked for.
+        source.want(900);
+        let mut rest = Vec::new();
+        while rest.len() < 900 {
+            rest.extend(audio(next()));
+        }
+        assert_eq!(rest.len(), 900);
+        assert_eq!((rest[0] * 32768.0).round(), 100.0);
+        assert!(matches!(
+            source.rx.recv_timeout(Duration::from_millis(20)),
+            Err(RecvTimeoutError::Timeout)
+        ));
+        source.want(1);
+        assert_eq!(next(), Event::End);
     }
 
     #[test]

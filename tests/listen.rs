@@ -387,6 +387,70 @@ fn a_word_at_the_very_start_of_the_stream_is_heard() {
     assert!(ptt_ok >= 297, "press-to-talk {ptt_ok}/300:\n{report}");
 }
 
+/// `echo | digits listen --fast --from-wav CLIP`: the file used to race the
+/// Enter key (all of it, and its end, could be read before the press
+/// arrived: nothing printed in about half the runs). Fed fast, the file
+/// now gives audio only when a capture asks for it, so every run hears the
+/// digit, and several presses take the file's consecutive captures.
+#[test]
+fn press_to_talk_from_a_fast_file_does_not_race_the_keys() {
+    for (d, s, t) in [(7, "theo", 0), (0, "george", 0), (4, "nicolas", 0)] {
+        let path = recordings().join(format!("{d}_{s}_{t}.wav"));
+        for run in 0..10 {
+            let out = digits_cmd()
+                .args(["listen", "--quiet", "--fast", "--top", "1", "--from-wav"])
+                .arg(&path)
+                .write_stdin("\n")
+                .assert()
+                .success();
+            let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+            assert!(
+                stdout.starts_with(&format!("{d}  (")),
+                "{d}_{s}_{t}, run {run}: {stdout:?}"
+            );
+        }
+    }
+    // Four words, 0.6 s apart from one start to the next (the clips are
+    // shorter): four presses, four 0.6 s captures, in order, every time;
+    // the fifth press finds the file's end.
+    let dir = tempfile::tempdir().unwrap();
+    let words = [
+        (4, "george", 0),
+        (1, "theo", 2),
+        (7, "jackson", 1),
+        (2, "lucas", 3),
+    ];
+    let mut x = Vec::new();
+    for &(d, s, t) in &words {
+        let mut c = clip(d, s, t, -20.0);
+        c.resize(RATE as usize * 6 / 10, 0.0);
+        x.extend(c);
+    }
+    add_noise(&mut x, -60.0, &mut Rng(SEED ^ 8));
+    let path = dir.path().join("four.wav");
+    write_wav(&path, &x, RATE, false);
+    for run in 0..5 {
+        let out = digits_cmd()
+            .args(["listen", "--quiet", "--fast", "--json", "--seconds", "0.6"])
+            .arg("--from-wav")
+            .arg(&path)
+            .write_stdin("\n\n\n\n\n")
+            .assert()
+            .success();
+        let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+        let heard: String = stdout
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["digit"]
+                    .as_u64()
+                    .map_or('?', |d| char::from(b'0' + d as u8))
+            })
+            .collect();
+        assert_eq!(heard, "4172?", "run {run}: {stdout}");
+    }
+}
+
 #[test]
 fn missing_wav_is_one_clear_line() {
     digits_cmd()

@@ -50,7 +50,7 @@ pub struct ListenArgs {
     /// Listen to a WAV file instead of a device (paced like a microphone)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["device", "list_devices"])]
     pub from_wav: Option<PathBuf>,
-    /// With --from-wav: feed the file as fast as possible
+    /// With --from-wav: feed the file as fast as possible (press-to-talk: each Enter takes its next S seconds)
     #[arg(long, requires = "from_wav")]
     pub fast: bool,
     /// No prompts or diagnostics on stderr
