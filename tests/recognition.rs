@@ -48,6 +48,19 @@ fn fsdd_folder_loads_with_its_official_and_speaker_splits() {
         "seeded: the same split every time"
     );
 
+    // Two clips of each digit: still one of each held out, not none.
+    let small = Dataset {
+        clips: test
+            .clips
+            .iter()
+            .filter(|c| c.speaker.as_deref() == Some("theo") && c.take.unwrap() < 2)
+            .cloned()
+            .collect(),
+    };
+    let (fit, val) = small.stratified_split(0.2, SEED);
+    assert_eq!((fit.len(), val.len()), (10, 10));
+    assert!((0..10).all(|d| val.clips.iter().any(|c| c.digit == d)));
+
     // Training needs no test takes; scoring and leave-one-speaker-out say
     // what is missing and how to mend it.
     assert_eq!(train.official_training_side().unwrap(), train);

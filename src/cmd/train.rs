@@ -128,11 +128,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         split_label: format!("{:?}", args.split).to_lowercase(),
         ..TrainOptions::default()
     };
-    note!(
-        "training on {} clips ({} speakers)",
-        data.len(),
-        data.speakers().len()
-    );
+    let speakers = match data.speakers().len() {
+        0 => "speakers not named".to_string(),
+        1 => "1 speaker".to_string(),
+        n => format!("{n} speakers"),
+    };
+    note!("training on {} clips ({speakers})", data.len());
     // Its length comes with the first event: clips and their augmented copies.
     let features = super::progress::bar(0, "features", args.quiet);
     let fits = super::progress::bar(0, "fitting", args.quiet);

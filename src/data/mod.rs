@@ -244,7 +244,10 @@ pub fn stratified_indices(labels: &[u8], fraction: f64, seed: u64) -> (Vec<usize
     for digit in 0..10u8 {
         let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == digit).collect();
         idx.shuffle(&mut rng);
-        let n_val = (idx.len() as f64 * fraction).round() as usize;
+        // At least one held-out clip per digit that has two: otherwise a
+        // small dataset is validated on nothing and reports 0 %.
+        let n_val = ((idx.len() as f64 * fraction).round() as usize)
+            .max(usize::from(idx.len() >= 2 && fraction > 0.0));
         val.extend_from_slice(&idx[..n_val]);
         fit.extend_from_slice(&idx[n_val..]);
     }
