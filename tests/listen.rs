@@ -314,6 +314,33 @@ fn press_to_talk_classifies_one_capture() {
     assert!(lines[1].contains('█'), "{stdout}");
 }
 
+/// A whole file in which the VAD hears no word ends with a note saying so
+/// and pointing to `predict`, not in silence.
+#[test]
+fn a_file_with_no_word_heard_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 9);
+    let (room, _) = recording(&[], -50.0, &mut rng);
+    let path = dir.path().join("room.wav");
+    write_wav(&path, &room, RATE, false);
+    let out = digits_cmd()
+        .args(["listen", "--auto", "--fast", "--from-wav"])
+        .arg(&path)
+        .assert()
+        .success();
+    let o = out.get_output();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+    let p = path.display();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).ends_with(&format!(
+            "no word heard in {p} (a word must rise 10 dB above the sound around it); \
+             `digits predict {p}` classifies a file that holds one word\n"
+        )),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The digits heard, `?` for an unrecognised utterance and `-` for a
 /// press-to-talk capture in which nothing was heard.
 fn symbols(heard: &[digits::listen::Heard]) -> String {

@@ -111,6 +111,15 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     if stop == Stop::Interrupted {
         return Err(BadInput("interrupted (Ctrl-C)".into()).into());
     }
+    // A whole file with no word in it would otherwise end in silence.
+    if let (Some(path), true, 0) = (&args.from_wav, args.auto, out.words) {
+        out.note(&format!(
+            "no word heard in {} (a word must rise 10 dB above the sound around it); \
+             `digits predict {}` classifies a file that holds one word",
+            path.display(),
+            path.display()
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -165,6 +174,8 @@ struct Printer {
     /// Hands-free digits printed on the current line.
     line_open: bool,
     last_end_s: f64,
+    /// Words heard (digits and `?`) in the whole run.
+    words: usize,
 }
 
 impl Printer {
@@ -177,6 +188,7 @@ impl Printer {
             tty: std::io::stdout().is_terminal(),
             line_open: false,
             last_end_s: 0.0,
+            words: 0,
         }
     }
 
@@ -207,6 +219,7 @@ impl Printer {
     }
 
     fn heard(&mut self, h: &Heard) -> std::io::Result<()> {
+        self.words += 1;
         let mut stdout = std::io::stdout().lock();
         if self.json {
             let v = json!({
