@@ -425,6 +425,8 @@ fn train_eval_predict_round_trip_through_the_binary() {
             }
         }
     }
+    // A temporary file left by a killed run does not block the next one.
+    std::fs::write(dir.path().join("small.model.partial"), b"half a model").unwrap();
     // Two training "clips" with no word in them: left out, and named.
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(SEED);
     let hiss: Vec<f32> = digits::augment::white(8000, &mut rng)
@@ -476,6 +478,7 @@ fn train_eval_predict_round_trip_through_the_binary() {
     );
     assert!(stderr.contains("3_jackson_40.wav") && stderr.contains("5_theo_41.wav"));
     let model = ModelFile::load(&dir.path().join("small.model")).unwrap();
+    assert!(!dir.path().join("small.model.partial").exists());
     assert_eq!(model.meta.n_train, 200);
     // 39 values a frame (c0 from the loudest frame, c1-c12, their deltas)
     // × (4 whole-word + 2 × 3 segment statistics).

@@ -313,15 +313,18 @@ impl ModelFile {
     pub fn check_destination(path: &Path) -> Result<()> {
         let target = save_target(path)?;
         let tmp = partial_path(&target);
+        // Not `create_new`: a `.partial` left by a killed run is ours to
+        // overwrite, as `save` would.
         std::fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .open(&tmp)
             .map_err(|source| ModelError::Write {
                 path: path.display().to_string(),
                 source,
             })?;
-        // Best effort: the probe is empty and `save` replaces it anyway.
+        // Best effort: `save` replaces it anyway.
         let _ = std::fs::remove_file(&tmp);
         Ok(())
     }
