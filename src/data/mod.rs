@@ -146,19 +146,15 @@ impl Dataset {
     /// numbers, that assignment is used. Both sides must have clips.
     pub fn official_split(&self) -> Result<(Dataset, Dataset)> {
         let (train, test) = self.official_sides()?;
-        let empty = |side, fix| DataError::EmptySplit {
-            split: "official".into(),
-            side,
-            fix,
-        };
         if train.is_empty() {
-            return Err(empty("training", OFFICIAL_TRAINING_FIX));
+            return Err(no_official_training_clips());
         }
         if test.is_empty() {
-            return Err(empty(
-                "test",
-                "use --split all to score every clip, or add takes 0-4",
-            ));
+            return Err(DataError::EmptySplit {
+                split: "official".into(),
+                side: "test",
+                fix: "use --split all to score every clip, or add takes 0-4",
+            });
         }
         Ok((train, test))
     }
@@ -168,11 +164,7 @@ impl Dataset {
     pub fn official_training_side(&self) -> Result<Dataset> {
         let (train, _) = self.official_sides()?;
         if train.is_empty() {
-            return Err(DataError::EmptySplit {
-                split: "official".into(),
-                side: "training",
-                fix: OFFICIAL_TRAINING_FIX,
-            });
+            return Err(no_official_training_clips());
         }
         Ok(train)
     }
@@ -256,9 +248,14 @@ pub fn stratified_indices(labels: &[u8], fraction: f64, seed: u64) -> (Vec<usize
     (fit, val)
 }
 
-/// How to mend an official split with no training clips.
-const OFFICIAL_TRAINING_FIX: &str =
-    "use --split all, or add takes 5-49 (FSDD names: `{digit}_{speaker}_{take}.wav`)";
+/// The official split left nothing to train on, and how to mend it.
+fn no_official_training_clips() -> DataError {
+    DataError::EmptySplit {
+        split: "official".into(),
+        side: "training",
+        fix: "use --split all, or add takes 5-49 (FSDD names: `{digit}_{speaker}_{take}.wav`)",
+    }
+}
 
 /// Where tests and benches find FSDD on this machine kind.
 pub fn shared_fsdd_dir() -> PathBuf {
