@@ -203,10 +203,11 @@ impl BabblePool {
     }
 }
 
-/// Each clip conditioned (DC out, 8 kHz), with its noise (unit power, as long as the clip). One
-/// RNG seeded with `seed` draws all of it in clip order, so a seed always
-/// gives the same noise, and every SNR gets the same waveform (only its level
-/// changes): the accuracy-against-SNR curve compares like with like.
+/// Each clip conditioned (DC out, 8 kHz), with its noise (unit power, as
+/// long as the clip). One RNG seeded with `seed` draws all of it in clip
+/// order, so a seed always gives the same noise, and every SNR gets the same
+/// waveform (only its level changes): the accuracy-against-SNR curve
+/// compares like with like.
 fn noise_per_clip(
     clips: &[Clip],
     babble: &BabblePool,
@@ -240,9 +241,10 @@ fn noise_per_clip(
 ///
 /// Mixing happens after the front end's [`Conditioner`] (DC out, 8 kHz: what
 /// the recognizer would do anyway), and the noisy copy is returned at 8 kHz.
-/// The SNR is relative to each clip's own power (silence included). Babble mixes up to four of `babble`'s clips
-/// whose speaker differs from the test clip's; pass the training side of the
-/// split so no test clip is heard twice.
+/// The SNR is relative to each clip's own power (silence included). Babble
+/// mixes up to four of `babble`'s clips whose speaker differs from the test
+/// clip's; pass the training side of the split so no test clip is heard
+/// twice.
 pub fn add_noise(
     clips: &[Clip],
     babble: &BabblePool,
