@@ -529,6 +529,11 @@ fn train_eval_predict_round_trip_through_the_binary() {
     let c = v["confidence"].as_f64().unwrap();
     assert!(c > 0.5 && c <= 1.0, "{c}");
     assert!(v["ms"].as_f64().unwrap() > 0.0);
+    // Probabilities to 4 decimals and times to 3, as `listen --json` has them.
+    assert_eq!(c, (c * 1e4).round() / 1e4, "{c}");
+    assert_eq!(v["top"][0][1], v["confidence"]);
+    let ms = v["ms"].as_f64().unwrap();
+    assert_eq!(ms, (ms * 1e3).round() / 1e3, "{ms}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use digits::listen::{self, Heard, ListenConfig, Notice, Pace, Source, Stop, VadC
 use digits::model::{ModelFile, Recognizer};
 use serde_json::json;
 
-use super::BadInput;
+use super::{round, BadInput};
 
 /// Blocks a WAV file is fed in, like a microphone's periods.
 const WAV_BLOCK_MS: f32 = 10.0;
@@ -257,11 +257,6 @@ impl Printer {
 
 fn symbol(digit: Option<u8>) -> String {
     digit.map_or("?".to_string(), |d| d.to_string())
-}
-
-fn round(v: f64, places: i32) -> f64 {
-    let k = 10f64.powi(places);
-    (v * k).round() / k
 }
 
 /// The press-to-talk answer: the digit, the top-k with bars, the time.

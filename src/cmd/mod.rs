@@ -85,6 +85,13 @@ pub fn data_paths(given: &[std::path::PathBuf]) -> anyhow::Result<Vec<std::path:
     })
 }
 
+/// `v` rounded to `places` decimals, for `--json` output: probabilities to
+/// 4, times to 3, the same in every command.
+pub fn round(v: f64, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (v * k).round() / k
+}
+
 /// An error in the input (file, flag, data) rather than in the job itself.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -11,7 +11,7 @@ use digits::features::endpoint::MIN_WORD_RISE_DB;
 use digits::model::{ModelFile, Prediction, Recognizer};
 use serde_json::json;
 
-use super::{BadInput, EXIT_BAD_INPUT};
+use super::{round, BadInput, EXIT_BAD_INPUT};
 
 #[derive(Debug, clap::Args)]
 pub struct PredictArgs {
@@ -158,9 +158,16 @@ fn line(name: &str, p: &Prediction, top: usize, ms: f64, as_json: bool) -> Strin
         let top: Vec<_> = p
             .top(top.max(1))
             .iter()
-            .map(|&(d, s)| json!([d, s]))
+            .map(|&(d, s)| json!([d, round(f64::from(s), 4)]))
             .collect();
-        return json!({ "file": name, "digit": p.digit, "confidence": p.confidence, "top": top, "ms": ms }).to_string();
+        return json!({
+            "file": name,
+            "digit": p.digit,
+            "confidence": round(f64::from(p.confidence), 4),
+            "top": top,
+            "ms": round(ms, 3),
+        })
+        .to_string();
     }
     let mut s = format!("{name}: {} ({:.2})", p.digit, p.confidence);
     if top > 1 {
