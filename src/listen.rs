@@ -446,6 +446,16 @@ struct Resume {
 }
 
 impl Vad {
+    /// How many utterances the default VAD finds in a whole recording:
+    /// `predict` warns when a file seems to hold more than one word.
+    pub fn count_in(samples: &[f32], rate: u32) -> Result<usize> {
+        let mut vad = Self::new(VadConfig::default(), rate)?;
+        let mut out = Vec::new();
+        vad.push(samples, &mut out);
+        vad.flush(&mut out);
+        Ok(out.len())
+    }
+
     pub fn new(cfg: VadConfig, rate: u32) -> Result<Self> {
         cfg.check()?;
         audio::check_spec(rate, 1)?;

@@ -615,3 +615,37 @@ fn missing_data_names_the_flag_and_the_fix() {
         "digits: no data: pass --data DIR|PARQUET (e.g. --data ../shared/fsdd/recordings) or run `digits fetch` first\n"
     );
 }
+
+/// `predict` names one digit per file; a file that sounds like a string of
+/// words gets a warning that says where strings go (and still its answer),
+/// a single word none.
+#[test]
+fn predict_warns_when_a_file_sounds_like_several_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |n: &str| {
+        digits::audio::read_wav(&recordings().join(n))
+            .unwrap()
+            .samples
+    };
+    let mut two = read("7_theo_0.wav");
+    two.extend(std::iter::repeat_n(0.0, 4000));
+    two.extend(read("3_lucas_1.wav"));
+    std::fs::write(
+        dir.path().join("two.wav"),
+        wav_bytes(&two, 8000, 1, 16, false),
+    )
+    .unwrap();
+    let out = digits_cmd()
+        .current_dir(dir.path())
+        .args(["predict", "two.wav"])
+        .arg(recordings().join("7_theo_0.wav"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "digits: two.wav: warning: this sounds like 2 words, and predict names one digit per file; \
+         for a digit string use `digits listen --auto --fast --from-wav FILE`\n"
+    );
+}

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use digits::audio::{decode_wav, read_wav, Audio};
 use digits::features::endpoint::MIN_WORD_RISE_DB;
+use digits::listen::Vad;
 use digits::model::{ModelFile, Prediction, Recognizer};
 use serde_json::json;
 
@@ -70,6 +71,13 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
                     input.name()
                 ))
                 .into());
+            }
+            // One digit per file: say so when the file sounds like more.
+            if let Ok(n @ 2..) = Vad::count_in(&a.samples, a.sample_rate) {
+                note!(
+                    "digits: {}: warning: this sounds like {n} words, and predict names one digit per file; for a digit string use `digits listen --auto --fast --from-wav FILE`",
+                    input.name()
+                );
             }
             Ok(p)
         });
