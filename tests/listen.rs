@@ -341,6 +341,20 @@ fn a_file_with_no_word_heard_says_so() {
     );
 }
 
+/// The digits in `listen --json` output, one line a word, `?` for a word
+/// not recognised.
+fn heard_in_json_lines(stdout: &str) -> String {
+    stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["digit"]
+                .as_u64()
+                .map_or('?', |d| char::from(b'0' + d as u8))
+        })
+        .collect()
+}
+
 /// The digits heard, `?` for an unrecognised utterance and `-` for a
 /// press-to-talk capture in which nothing was heard.
 fn symbols(heard: &[digits::listen::Heard]) -> String {
@@ -465,15 +479,7 @@ fn press_to_talk_from_a_fast_file_does_not_race_the_keys() {
             .assert()
             .success();
         let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-        let heard: String = stdout
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["digit"]
-                    .as_u64()
-                    .map_or('?', |d| char::from(b'0' + d as u8))
-            })
-            .collect();
+        let heard = heard_in_json_lines(&stdout);
         assert_eq!(heard, "4172?", "run {run}: {stdout}");
     }
 }
@@ -603,15 +609,7 @@ fn pulse_virtual_microphone_hears_digits() {
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
     let stderr = reader.join().unwrap();
     assert!(status.success(), "exit {status}; stderr:\n{stderr}");
-    let heard: String = stdout
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["digit"]
-                .as_u64()
-                .map_or('?', |d| char::from(b'0' + d as u8))
-        })
-        .collect();
+    let heard = heard_in_json_lines(&stdout);
     eprintln!("played {truth}, heard {heard}\n{stdout}");
     assert!(
         edit_distance(&truth, &heard) <= 1,
