@@ -1295,6 +1295,10 @@ mod mic {
 
     pub fn list_devices() -> Result<Vec<DeviceInfo>> {
         quiet_alsa();
+        // Probing every device opens ALSA's JACK plugin, whose client
+        // library prints five lines ("jack server is not running …") that
+        // no handler can switch off; the list says which devices failed.
+        let _quiet = SilencedStderr::new();
         let host = cpal::default_host();
         let default_id = host
             .default_input_device()
@@ -1482,6 +1486,55 @@ mod mic {
 
     #[cfg(not(target_os = "linux"))]
     fn quiet_alsa() {}
+
+    /// Standard error pointed at /dev/null until dropped, for libraries
+    /// that write to file descriptor 2 directly. Nothing of ours is printed
+    /// while it lives.
+    struct SilencedStderr {
+        #[cfg(unix)]
+        saved: Option<std::os::raw::c_int>,
+    }
+
+    impl SilencedStderr {
+        #[cfg(unix)]
+        fn new() -> Self {
+            use std::os::fd::AsRawFd;
+            let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+                return Self { saved: None };
+            };
+            // SAFETY: plain descriptor calls on descriptors we own or on 2;
+            // a failed dup leaves standard error as it was.
+            let saved = unsafe {
+                let saved = libc::dup(2);
+                if saved >= 0 && libc::dup2(null.as_raw_fd(), 2) < 0 {
+                    libc::close(saved);
+                    return Self { saved: None };
+                }
+                saved
+            };
+            Self {
+                saved: (saved >= 0).then_some(saved),
+            }
+        }
+
+        #[cfg(not(unix))]
+        fn new() -> Self {
+            Self {}
+        }
+    }
+
+    impl Drop for SilencedStderr {
+        fn drop(&mut self) {
+            #[cfg(unix)]
+            if let Some(fd) = self.saved {
+                // SAFETY: `fd` is the duplicate made in `new`, closed once.
+                unsafe {
+                    libc::dup2(fd, 2);
+                    libc::close(fd);
+                }
+            }
+        }
+    }
 
     fn build_stream<T>(
         device: &cpal::Device,

@@ -520,6 +520,26 @@ fn unknown_device_names_list_devices() {
         .stderr(predicate::str::contains(expected));
 }
 
+/// Listing probes every ALSA device, JACK's plugin among them, whose
+/// client library prints "jack server is not running …" on its own; every
+/// line on standard error must be ours.
+#[cfg(feature = "mic")]
+#[test]
+fn listing_devices_prints_only_our_own_lines() {
+    let out = digits_cmd()
+        .args(["listen", "--list-devices"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in stderr.lines() {
+        assert!(
+            line.starts_with("also listed, but cannot record now:") || line.starts_with("digits: "),
+            "a line not ours on standard error: {line:?}\n{stderr}"
+        );
+    }
+}
+
 /// The real capture path: cpal → ALSA → PulseAudio, whose default source is
 /// the monitor of a null sink that `paplay` plays into. Needs the daemon
 /// from .ci/pulse-mic.sh; runs only with DIGITS_PULSE_TEST=1.
