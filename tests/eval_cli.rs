@@ -304,3 +304,36 @@ fn a_parquet_file_that_panics_the_reader_is_one_line() {
         )
     );
 }
+
+/// Every unreadable WAV in a folder is named in one run, not only the first:
+/// a user with five broken files should not need five runs to find them.
+#[test]
+fn every_unreadable_wav_in_a_folder_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    for d in 0..10 {
+        let name = format!("{d}_theo_1.wav");
+        std::fs::copy(fsdd().join(&name), dir.path().join(&name)).unwrap();
+    }
+    let good = std::fs::read(fsdd().join("3_theo_1.wav")).unwrap();
+    std::fs::write(dir.path().join("4_theo_2.wav"), &good[..30]).unwrap();
+    std::fs::write(dir.path().join("5_theo_2.wav"), b"").unwrap();
+    let d = dir.path().display();
+    let out = dir.path().join("never.model");
+    for cmd in ["eval", "train"] {
+        let mut digits = cargo_bin_cmd!("digits");
+        digits
+            .args([cmd, "-q", "--split", "all", "--data"])
+            .arg(dir.path());
+        if cmd == "train" {
+            digits.arg("--out").arg(&out);
+        }
+        digits.assert().code(2).stdout("").stderr(format!(
+            "digits: 2 of the 12 labelled WAVs under {d} cannot be read; fix or remove them: \
+                 {d}/4_theo_2.wav: truncated or corrupt WAV data (Failed to read enough bytes.); \
+                 re-record or re-export the file; \
+                 {d}/5_theo_2.wav: not a WAV file (no RIFF/WAVE header); convert it first, \
+                 e.g. `ffmpeg -i in.mp3 out.wav`\n"
+        ));
+    }
+    assert!(!out.exists(), "no model from a folder with unreadable WAVs");
+}

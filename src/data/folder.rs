@@ -87,7 +87,8 @@ pub fn folder_label(path: &Path) -> Option<FolderLabel> {
 
 /// Loads every labelled WAV under `dir` ([`folder_label`]; subfolders
 /// included, symbolic links not followed), sorted by path. Other files are
-/// ignored; a bad WAV among the labelled ones is an error naming it.
+/// ignored; bad WAVs among the labelled ones are an error naming them
+/// (all of them are read first, so one run names every file to fix).
 pub fn read_folder(dir: &Path) -> Result<Dataset> {
     let mut labelled = Vec::new();
     collect_labelled(dir, &mut labelled)?;
@@ -97,11 +98,47 @@ pub fn read_folder(dir: &Path) -> Result<Dataset> {
         });
     }
     labelled.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut clips = Vec::with_capacity(labelled.len());
+    let total = labelled.len();
+    let mut clips = Vec::with_capacity(total);
+    let mut failed = Vec::new();
     for (path, label) in labelled {
-        clips.push(clip_from(&path, label)?);
+        match clip_from(&path, label) {
+            Ok(clip) => clips.push(clip),
+            Err(e) => failed.push(e),
+        }
     }
-    Ok(Dataset { clips })
+    match failed.len() {
+        0 => Ok(Dataset { clips }),
+        1 => Err(failed.remove(0)),
+        count => Err(DataError::Unreadable {
+            dir: dir.to_path_buf(),
+            count,
+            total,
+            list: unreadable_list(&failed),
+        }),
+    }
+}
+
+/// The first few failures as `path: reason; …`, then how many more.
+fn unreadable_list(failed: &[DataError]) -> String {
+    const SHOWN: usize = 3;
+    let mut parts: Vec<String> = failed
+        .iter()
+        .take(SHOWN)
+        .map(|e| {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        })
+        .collect();
+    if failed.len() > SHOWN {
+        parts.push(format!("and {} more", failed.len() - SHOWN));
+    }
+    parts.join("; ")
 }
 
 fn collect_labelled(dir: &Path, out: &mut Vec<(PathBuf, FolderLabel)>) -> Result<()> {
@@ -149,6 +186,25 @@ fn clip_from(path: &Path, label: FolderLabel) -> Result<Clip> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_unreadable_wavs_are_counted_and_the_first_three_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in 0..5 {
+            std::fs::write(dir.path().join(format!("{d}_x_0.wav")), b"RIFF").unwrap();
+        }
+        let err = read_folder(dir.path()).unwrap_err().to_string();
+        let d = dir.path().display();
+        assert!(
+            err.starts_with(&format!(
+                "5 of the 5 labelled WAVs under {d} cannot be read; fix or remove them: {d}/0_x_0.wav: "
+            )),
+            "{err}"
+        );
+        assert!(err.contains(&format!("; {d}/2_x_0.wav: ")), "{err}");
+        assert!(!err.contains("3_x_0.wav"), "{err}");
+        assert!(err.ends_with("; and 2 more"), "{err}");
+    }
 
     #[test]
     fn parses_fsdd_names() {

@@ -39,6 +39,14 @@ pub enum DataError {
     NoClips { path: PathBuf },
     #[error(transparent)]
     Wav(#[from] crate::audio::AudioError),
+    #[error("{count} of the {total} labelled WAVs under {dir} cannot be read; fix or remove them: {list}")]
+    Unreadable {
+        dir: PathBuf,
+        count: usize,
+        total: usize,
+        /// The first few, each `path: reason`.
+        list: String,
+    },
     #[error("{path} is one WAV file; --data takes a folder of labelled WAVs or .parquet files (to classify one file, use `digits predict`)")]
     SingleWav { path: PathBuf },
     #[error("{path}: not a dataset parquet file: {reason}")]
