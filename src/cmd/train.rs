@@ -23,7 +23,7 @@ pub struct TrainArgs {
     /// Where to write the model
     #[arg(long, short, default_value = "digits.model")]
     pub out: PathBuf,
-    /// SVM soft-margin penalty C [default: 10]
+    /// SVM soft-margin penalty C [default: 2]
     #[arg(long)]
     pub c: Option<f64>,
     /// RBF kernel gamma [default: 1 × scikit-learn's "scale", 1 / (dimensions × variance)]
