@@ -3,7 +3,7 @@
 //! Training, evaluation, `predict` and `listen` all run this code, so what the
 //! model hears live is exactly what it learned from:
 //! remove the DC offset → resample to 8 kHz → find the word ([`endpoint`]) →
-//! MFCC, Δ, ΔΔ ([`mfcc`]) → CMVN with training-set statistics ([`Cmvn`]) →
+//! MFCC, Δ, ΔΔ ([`mfcc`]) → CMVN with training-set statistics ([`Standardizer`]) →
 //! pooling over time ([`PoolingConfig`]). All settings live in one [`FrontEndConfig`], stored
 //! in the model file.
 
@@ -183,18 +183,19 @@ impl FrontEndConfig {
     }
 }
 
-/// Cepstral mean and variance normalisation with statistics over all
-/// training frames (not per utterance: in a one-word clip the mean cepstrum
-/// is the word).
+/// Per-value standardisation with statistics from the training set: the
+/// CMVN of frames (over all training frames, not per utterance: in a one-word
+/// clip the mean cepstrum is the word) and the scaler of pooled vectors
+/// (scikit-learn's `StandardScaler`) are both this.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Cmvn {
+pub struct Standardizer {
     pub mean: Vec<f32>,
     /// Reciprocal standard deviation (1 where a value never varies).
     pub inv_std: Vec<f32>,
 }
 
-impl Cmvn {
-    /// Identity normalisation for `dim` values.
+impl Standardizer {
+    /// Identity standardisation for `dim` values.
     pub fn identity(dim: usize) -> Self {
         Self {
             mean: vec![0.0; dim],
@@ -202,14 +203,15 @@ impl Cmvn {
         }
     }
 
-    /// Statistics over every frame of every clip (frame-major, `dim` wide).
-    pub fn fit<'a>(dim: usize, clips: impl IntoIterator<Item = &'a [f32]>) -> Self {
+    /// Statistics over every row of every block (each block row-major,
+    /// `dim` wide; e.g. one clip's frames, or a whole matrix of vectors).
+    pub fn fit<'a>(dim: usize, blocks: impl IntoIterator<Item = &'a [f32]>) -> Self {
         let mut sum = vec![0.0f64; dim];
         let mut sq = vec![0.0f64; dim];
         let mut n = 0usize;
-        for frames in clips {
-            for f in frames.chunks_exact(dim) {
-                for (k, &v) in f.iter().enumerate() {
+        for block in blocks {
+            for row in block.chunks_exact(dim) {
+                for (k, &v) in row.iter().enumerate() {
                     sum[k] += v as f64;
                     sq[k] += (v as f64) * (v as f64);
                 }
@@ -233,10 +235,15 @@ impl Cmvn {
         Self { mean, inv_std }
     }
 
-    fn apply(&self, frames: &mut [f32]) {
-        let dim = self.mean.len();
-        for f in frames.chunks_exact_mut(dim) {
-            for ((v, m), s) in f.iter_mut().zip(&self.mean).zip(&self.inv_std) {
+    /// Number of values per row.
+    pub fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Standardises every row of `rows` (row-major, [`Self::dim`] wide).
+    pub fn apply(&self, rows: &mut [f32]) {
+        for row in rows.chunks_exact_mut(self.dim()) {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.inv_std) {
                 *v = (*v - m) * s;
             }
         }
@@ -357,12 +364,12 @@ fn mean(x: &[f32]) -> f32 {
 #[derive(Debug)]
 pub struct FrontEnd {
     extractor: FrameExtractor,
-    cmvn: Cmvn,
+    cmvn: Standardizer,
     frames: Vec<f32>,
 }
 
 impl FrontEnd {
-    pub fn new(config: &FrontEndConfig, cmvn: Cmvn) -> Result<Self> {
+    pub fn new(config: &FrontEndConfig, cmvn: Standardizer) -> Result<Self> {
         let extractor = FrameExtractor::new(config)?;
         if cmvn.mean.len() != extractor.frame_dim() || cmvn.inv_std.len() != extractor.frame_dim() {
             return Err(FeatureError::CmvnShape {

@@ -91,7 +91,7 @@ fn clip(name: &str) -> crate::audio::Audio {
 
 fn front_end() -> FrontEnd {
     let cfg = FrontEndConfig::default();
-    FrontEnd::new(&cfg, Cmvn::identity(cfg.mfcc.frame_dim())).unwrap()
+    FrontEnd::new(&cfg, Standardizer::identity(cfg.mfcc.frame_dim())).unwrap()
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn gain_does_not_change_features() {
 fn dc_offset_does_not_change_features() {
     let mut fe = FrontEnd::new(
         &FrontEndConfig::recommended(),
-        Cmvn::identity(FrontEndConfig::recommended().mfcc.frame_dim()),
+        Standardizer::identity(FrontEndConfig::recommended().mfcc.frame_dim()),
     )
     .unwrap();
     let a = clip("8_lucas_2.wav");
@@ -157,7 +157,7 @@ fn relative_c0_keeps_the_loudness_contour_but_not_the_level() {
         let mut cfg = FrontEndConfig::recommended();
         cfg.mfcc.drop_c0 = false;
         cfg.mfcc.c0_relative = c0_relative;
-        let mut fe = FrontEnd::new(&cfg, Cmvn::identity(cfg.mfcc.frame_dim())).unwrap();
+        let mut fe = FrontEnd::new(&cfg, Standardizer::identity(cfg.mfcc.frame_dim())).unwrap();
         let (mut v1, mut v2) = (Vec::new(), Vec::new());
         fe.features(&a.samples, 8000, &mut v1).unwrap();
         fe.features(&quiet, 8000, &mut v2).unwrap();
@@ -187,7 +187,7 @@ fn recommended_front_end_makes_510_values_from_a_real_clip() {
     // three segments, 12 values at 10 steps — what pooling actually writes,
     // every value finite.
     let cfg = FrontEndConfig::recommended();
-    let mut fe = FrontEnd::new(&cfg, Cmvn::identity(cfg.mfcc.frame_dim())).unwrap();
+    let mut fe = FrontEnd::new(&cfg, Standardizer::identity(cfg.mfcc.frame_dim())).unwrap();
     let audio = read_wav(&shared_fsdd_dir().join("6_theo_2.wav")).unwrap();
     let mut v = Vec::new();
     fe.features(&audio.samples, audio.sample_rate, &mut v)
@@ -215,4 +215,21 @@ fn pooling_dims_add_up() {
     // The course starts at frame 0 and ends at the last frame.
     assert_eq!(out[144 + 216], 0.0);
     assert_eq!(out[out.len() - 12], 144.0);
+}
+
+#[test]
+fn standardizer_statistics_span_every_block_and_leave_zero_mean_unit_variance() {
+    // Two blocks of 2-wide rows; the second column never varies.
+    let blocks: [&[f32]; 2] = [&[1.0, 5.0, 3.0, 5.0], &[5.0, 5.0]];
+    let s = Standardizer::fit(2, blocks);
+    assert_eq!(s.mean, vec![3.0, 5.0]);
+    // Population std of 1, 3, 5 is sqrt(8/3); a constant keeps scale 1.
+    assert!((s.inv_std[0] - (3.0f32 / 8.0).sqrt()).abs() < 1e-6);
+    assert_eq!(s.inv_std[1], 1.0);
+    let mut rows = vec![1.0, 5.0, 3.0, 5.0, 5.0, 5.0];
+    s.apply(&mut rows);
+    let col: Vec<f32> = rows.iter().step_by(2).copied().collect();
+    assert!((col.iter().sum::<f32>()).abs() < 1e-6);
+    assert!((col.iter().map(|v| v * v).sum::<f32>() / 3.0 - 1.0).abs() < 1e-5);
+    assert_eq!(rows.iter().skip(1).step_by(2).sum::<f32>(), 0.0);
 }

@@ -21,7 +21,7 @@ pub use svm::{SvmClassifier, SvmParams, N_CLASSES};
 pub use train::{train, TrainOptions, TrainReport};
 pub use weights::FeatureWeights;
 
-use crate::features::{Cmvn, FeatureError, FrontEnd, FrontEndConfig};
+use crate::features::{FeatureError, FrontEnd, FrontEndConfig, Standardizer};
 
 /// First bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"DIGITSMD";
@@ -74,38 +74,6 @@ pub enum ModelError {
 }
 
 pub type Result<T> = std::result::Result<T, ModelError>;
-
-/// Per-dimension standardisation (scikit-learn's `StandardScaler`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Scaler {
-    pub mean: Vec<f32>,
-    pub inv_std: Vec<f32>,
-}
-
-impl Scaler {
-    pub fn fit(x: ndarray::ArrayView2<f32>) -> Self {
-        let n = x.nrows().max(1) as f64;
-        let mut mean = Vec::with_capacity(x.ncols());
-        let mut inv_std = Vec::with_capacity(x.ncols());
-        for col in x.columns() {
-            let m = col.iter().map(|&v| v as f64).sum::<f64>() / n;
-            let var = col.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
-            mean.push(m as f32);
-            inv_std.push(if var > 1e-12 {
-                (1.0 / var.sqrt()) as f32
-            } else {
-                1.0
-            });
-        }
-        Self { mean, inv_std }
-    }
-
-    pub fn apply(&self, x: &mut [f32]) {
-        for ((v, m), s) in x.iter_mut().zip(&self.mean).zip(&self.inv_std) {
-            *v = (*v - m) * s;
-        }
-    }
-}
 
 /// A linear projection after scaling (e.g. PCA): `y = W (x − mean)`.
 /// Stored with 8-bit weights (one scale per output row); [`Projection::quantized`]
@@ -231,8 +199,10 @@ pub struct TrainingMeta {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
     pub front_end: FrontEndConfig,
-    pub cmvn: Cmvn,
-    pub scaler: Scaler,
+    /// CMVN of the frames.
+    pub cmvn: Standardizer,
+    /// Standardisation of the pooled vector, with the feature weights folded in.
+    pub scaler: Standardizer,
     pub projection: Option<Projection>,
     pub svm: SvmClassifier,
     pub calibration: Platt,
@@ -554,7 +524,7 @@ pub(crate) fn rank(calibration: &Platt, svm: &SvmClassifier, d: &svm::Decisions)
     ranking
 }
 
-/// Scaler → projection → SVM → calibrated probabilities, on a pooled vector
+/// Standardise → project → SVM → calibrated probabilities, on a pooled vector
 /// (scaled in place).
 pub fn classify(
     model: &ModelFile,

@@ -16,14 +16,14 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::calibration::Platt;
 use super::pca::fit_pca;
 use super::svm::{train_ovo, SvmParams};
-use super::{
-    rank, FeatureWeights, ModelError, ModelFile, Projection, Result, Scaler, TrainingMeta,
-};
+use super::{rank, FeatureWeights, ModelError, ModelFile, Projection, Result, TrainingMeta};
 use crate::audio::MODEL_RATE;
 use crate::augment::{perturb, AugmentConfig};
 use crate::data::{stratified_indices, Clip, Dataset};
 use crate::features::endpoint::MIN_WORD_RISE_DB;
-use crate::features::{Cmvn, Conditioner, FeatureError, FrameExtractor, FrontEnd, FrontEndConfig};
+use crate::features::{
+    Conditioner, FeatureError, FrameExtractor, FrontEnd, FrontEndConfig, Standardizer,
+};
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,7 +255,11 @@ fn babble_sources<'a>(clips: &'a [Clip], i: usize, rng: &mut impl rand::Rng) -> 
 }
 
 /// Pools per-clip frames into a feature matrix (one row per clip).
-pub fn pool_all(config: &FrontEndConfig, cmvn: &Cmvn, frames: &[Vec<f32>]) -> Result<Array2<f32>> {
+pub fn pool_all(
+    config: &FrontEndConfig,
+    cmvn: &Standardizer,
+    frames: &[Vec<f32>],
+) -> Result<Array2<f32>> {
     let mut fe = FrontEnd::new(config, cmvn.clone())?;
     let mut x = Array2::zeros((frames.len(), config.feature_dim()));
     let mut v = Vec::new();
@@ -304,20 +308,16 @@ pub fn train(
         progress,
     )?;
     let feature_seconds = start.elapsed().as_secs_f64();
-    let cmvn = Cmvn::fit(
+    let cmvn = Standardizer::fit(
         opts.front_end.mfcc.frame_dim(),
         frames.iter().map(|f| f.as_slice()),
     );
     let mut x = pool_all(&opts.front_end, &cmvn, &frames)?;
     drop(frames);
-    let mut scaler = Scaler::fit(x.view());
+    const STANDARD: &str = "pooled vectors are built in standard layout";
+    let mut scaler = Standardizer::fit(x.ncols(), [x.as_slice().expect(STANDARD)]);
     opts.weights.fold_into(&opts.front_end, &mut scaler);
-    for mut row in x.rows_mut() {
-        scaler.apply(
-            row.as_slice_mut()
-                .expect("rows of a standard-layout array are contiguous"),
-        );
-    }
+    scaler.apply(x.as_slice_mut().expect(STANDARD));
     let projection: Option<Projection> = opts.pca.map(|k| fit_pca(x.view(), k).quantized());
     if let Some(p) = &projection {
         x = project_rows(p, &x);

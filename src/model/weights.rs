@@ -9,11 +9,10 @@
 //! and maxima (one frame's extreme each). Leave-one-speaker-out and the
 //! higher-voice stand-ins both gained (prompts/feature-weights.md).
 //!
-//! The weights are folded into the stored [`Scaler`], so a model file and
+//! The weights are folded into the stored [`Standardizer`] of the pooled vector, so a model file and
 //! the prediction path are the same with or without them.
 
-use super::Scaler;
-use crate::features::{FrontEndConfig, PooledStat};
+use crate::features::{FrontEndConfig, PooledStat, Standardizer};
 
 /// Weights by kind of pooled value; 1 leaves a value as standardised.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +80,7 @@ impl FeatureWeights {
     }
 
     /// Scales `scaler`'s output by the weights.
-    pub fn fold_into(&self, front_end: &FrontEndConfig, scaler: &mut Scaler) {
+    pub fn fold_into(&self, front_end: &FrontEndConfig, scaler: &mut Standardizer) {
         for (s, w) in scaler.inv_std.iter_mut().zip(self.per_value(front_end)) {
             *s *= w;
         }
