@@ -188,13 +188,13 @@ fn answers_changed_by(
 }
 
 /// `predict` refuses a clip whose loudest 50 ms barely rises above its
-/// background (steady noise, no word). White noise alone, of any length and
-/// at any rate, must fall below the threshold; every clean test clip must
-/// clear it by 2 dB, and words in white noise as loud as they are (0 dB SNR)
-/// must almost all clear it too: they are still words, and the model still
-/// gets most of them right.
+/// background (noise, no word). White and pink noise alone, of any length
+/// and at any rate, and clicks in faint hiss must fall below the threshold;
+/// every clean test clip must clear it by 2 dB, and words in white noise as
+/// loud as they are (0 dB SNR) must almost all clear it too: they are still
+/// words, and the model still gets most of them right.
 #[test]
-fn steady_noise_alone_is_no_word_but_a_word_in_noise_is() {
+fn noise_alone_is_no_word_but_a_word_in_noise_is() {
     use digits::augment::{mix_at_snr, white};
     use digits::features::endpoint::MIN_WORD_RISE_DB;
     let (_, test) = fsdd().official_split().unwrap();
@@ -215,6 +215,26 @@ fn steady_noise_alone_is_no_word_but_a_word_in_noise_is() {
             assert!(
                 r < MIN_WORD_RISE_DB,
                 "white noise alone ({n} samples at {rate} Hz) rises {r} dB"
+            );
+            // A fan: pink noise swells slowly (it rose 4-12 dB by the
+            // measure before the high-pass).
+            let r = rise(&pink(n, &mut rng), rate);
+            assert!(
+                r < MIN_WORD_RISE_DB,
+                "pink noise alone ({n} samples at {rate} Hz) rises {r} dB"
+            );
+            // Three taps on the desk, 5 ms each, 40 dB over faint hiss.
+            let mut taps = white(n, &mut rng);
+            for k in 1..=3 {
+                let at = k * n / 4;
+                for (i, v) in taps[at..at + rate as usize / 200].iter_mut().enumerate() {
+                    *v *= 100.0 * (-(i as f32) / (rate as f32 / 500.0)).exp();
+                }
+            }
+            let r = rise(&taps, rate);
+            assert!(
+                r < MIN_WORD_RISE_DB,
+                "taps in hiss ({n} samples at {rate} Hz) rise {r} dB"
             );
         }
     }

@@ -16,8 +16,11 @@
 //! gains `margin_ms` on each side. A run of speech blocks shorter than
 //! `min_run_ms` is a stop's burst when it follows a closure, but a click or
 //! a tap when it comes later: it joins the word only across a gap up to
-//! `short_run_gap_ms`. How far the loudest stretch rises above the floor
-//! is reported too: steady noise with no word in it barely rises at all.
+//! `short_run_gap_ms`.
+//!
+//! [`word_rise_db`] says whether there is a word at all: how far the clip's
+//! loudest sustained stretch rises above its background, above 250 Hz.
+//! Noise with no word in it (hiss, a fan, rumble, clicks) barely rises.
 
 use serde::{Deserialize, Serialize};
 
@@ -102,17 +105,18 @@ impl EndpointConfig {
 pub struct Word {
     /// The word's samples.
     pub range: std::ops::Range<usize>,
-    /// How far the loudest `seed_ms` stretch rises above the noise floor
-    /// (dB): a few dB for steady noise alone, more for any word. Infinite
-    /// when detection is off (nothing was measured).
-    pub rise_db: f32,
 }
 
-/// Below this [`Word::rise_db`] a clip holds no word, only steady noise.
-/// Measured (`prompts/endpoint-detection.md`): white noise alone rises
-/// 0.7–2.3 dB, at any length or rate; the 3,000 FSDD clips 5.0 dB or more;
-/// with white noise at 0 dB SNR, 4 of them fall below 3 dB.
+/// Below this [`word_rise_db`] a clip holds no word, only noise.
+/// Measured (`prompts/endpoint-detection.md`, ninth session): white, pink
+/// noise and clicks alone rise at most 2.7 dB; the 3,000 FSDD clips 5.0 dB
+/// or more; with white noise at 0 dB SNR, 1 of the 300 test clips falls
+/// below 3 dB.
 pub const MIN_WORD_RISE_DB: f32 = 3.0;
+
+/// [`word_rise_db`] looks above this frequency: rumble, hum and the slow
+/// swells of pink or brown noise lie below it, a voice's formants above.
+pub const RISE_HIGHPASS_HZ: f32 = 250.0;
 
 /// Block marks, kept in the scratch's second half.
 const QUIET: f32 = 0.0;
@@ -129,10 +133,7 @@ pub fn find_word(
 ) -> Word {
     let n = samples.len();
     if !cfg.enabled || n == 0 {
-        return Word {
-            range: 0..n,
-            rise_db: f32::INFINITY,
-        };
+        return Word { range: 0..n };
     }
     let block = cfg.block.max(1);
     energies.clear();
@@ -144,7 +145,6 @@ pub fn find_word(
     let nb = energies.len();
     let ms_to_blocks = |ms: f32| ((ms / 1000.0 * rate as f32) / block as f32).round() as usize;
     let seed = loudest_stretch(energies, ms_to_blocks(cfg.seed_ms));
-    let seed_db = db(energies[seed.clone()].iter().sum::<f32>() / seed.len() as f32);
     for e in energies.iter_mut() {
         *e = db(*e);
     }
@@ -215,9 +215,87 @@ pub fn find_word(
         start = end.saturating_sub(min_len);
     }
     energies.truncate(nb);
-    Word {
-        range: start..end,
-        rise_db: seed_db - floor,
+    Word { range: start..end }
+}
+
+/// How far the clip's loudest sustained stretch rises above its background
+/// (dB), above [`RISE_HIGHPASS_HZ`]: the highest median block energy of any
+/// `seed_ms` stretch (a click fills one or two blocks of it, a word all of
+/// them) over the 10th-percentile block. Steady noise of any colour rises
+/// a few dB at most, any word more ([`MIN_WORD_RISE_DB`]). Infinite when
+/// detection is off (nothing is measured). `scratch` is reused across calls.
+pub fn word_rise_db(
+    cfg: &EndpointConfig,
+    samples: &[f32],
+    rate: u32,
+    scratch: &mut Vec<f32>,
+) -> f32 {
+    if !cfg.enabled || samples.is_empty() {
+        return f32::INFINITY;
+    }
+    let block = cfg.block.max(1);
+    // Two second-order sections (24 dB per octave): the block energies of
+    // the high-passed clip, computed on the fly.
+    let mut sections = [
+        HighPass::new(RISE_HIGHPASS_HZ, rate),
+        HighPass::new(RISE_HIGHPASS_HZ, rate),
+    ];
+    scratch.clear();
+    for chunk in samples.chunks(block) {
+        let power = chunk
+            .iter()
+            .map(|&x| {
+                let y = sections.iter_mut().fold(x, |v, s| s.step(v));
+                y * y
+            })
+            .sum::<f32>()
+            / chunk.len() as f32;
+        scratch.push(db(power));
+    }
+    let nb = scratch.len();
+    let width =
+        (((cfg.seed_ms / 1000.0 * rate as f32) / block as f32).round() as usize).clamp(1, nb);
+    scratch.extend_from_within(..nb);
+    let floor = quantile_in_place(&mut scratch[nb..], 0.1);
+    let mut loudest = f32::NEG_INFINITY;
+    for start in 0..=nb - width {
+        scratch.truncate(nb);
+        scratch.extend_from_within(start..start + width);
+        loudest = loudest.max(quantile_in_place(&mut scratch[nb..], 0.5));
+    }
+    scratch.truncate(nb);
+    loudest - floor
+}
+
+/// A second-order Butterworth high-pass (RBJ's biquad, Q = 1/√2).
+struct HighPass {
+    b: [f32; 3],
+    a: [f32; 2],
+    x: [f32; 2],
+    y: [f32; 2],
+}
+
+impl HighPass {
+    fn new(cutoff_hz: f32, rate: u32) -> Self {
+        let w0 = std::f32::consts::TAU * cutoff_hz / rate as f32;
+        let alpha = w0.sin() / std::f32::consts::SQRT_2;
+        let (cos, a0) = (w0.cos(), 1.0 + alpha);
+        let b0 = (1.0 + cos) / 2.0 / a0;
+        Self {
+            b: [b0, -2.0 * b0, b0],
+            a: [-2.0 * cos / a0, (1.0 - alpha) / a0],
+            x: [0.0; 2],
+            y: [0.0; 2],
+        }
+    }
+
+    fn step(&mut self, x: f32) -> f32 {
+        let y = self.b[0] * x + self.b[1] * self.x[0] + self.b[2] * self.x[1]
+            - self.a[0] * self.y[0]
+            - self.a[1] * self.y[1];
+        self.x = [x, self.x[0]];
+        self.y = [y, self.y[0]];
+        y
     }
 }
 

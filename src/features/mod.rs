@@ -286,6 +286,11 @@ impl Conditioner {
         }
         Ok(&self.at_model_rate)
     }
+
+    /// What the last [`Self::condition`] returned.
+    pub fn conditioned(&self) -> &[f32] {
+        &self.at_model_rate
+    }
 }
 
 /// Conditioning, endpoint detection and MFCC frames — everything before CMVN.
@@ -295,8 +300,9 @@ pub struct FrameExtractor {
     mfcc: Mfcc,
     conditioner: Conditioner,
     energies: Vec<f32>,
-    /// [`endpoint::Word::rise_db`] of the last clip.
-    word_rise_db: f32,
+    /// [`endpoint::word_rise_db`] of the last clip, once asked for (only
+    /// `predict` and training's check ask, so recognition does not pay for it).
+    word_rise_db: Option<f32>,
 }
 
 impl FrameExtractor {
@@ -313,7 +319,7 @@ impl FrameExtractor {
             config: config.clone(),
             conditioner: Conditioner::new(),
             energies: Vec::new(),
-            word_rise_db: f32::INFINITY,
+            word_rise_db: None,
         })
     }
 
@@ -335,14 +341,17 @@ impl FrameExtractor {
         let at_8k = self.conditioner.condition(samples, rate)?;
         let word =
             endpoint::find_word(&self.config.endpoint, at_8k, MODEL_RATE, &mut self.energies);
-        self.word_rise_db = word.rise_db;
+        self.word_rise_db = None;
         Ok(self.mfcc.compute(&at_8k[word.range], out))
     }
 
-    /// How far the last clip's word rose above its background (dB; see
-    /// [`endpoint::Word::rise_db`]).
-    pub fn word_rise_db(&self) -> f32 {
-        self.word_rise_db
+    /// How far the last clip's loudest stretch rose above its background
+    /// (dB; see [`endpoint::word_rise_db`]). Infinite before any clip.
+    pub fn word_rise_db(&mut self) -> f32 {
+        let (config, conditioned) = (&self.config.endpoint, self.conditioner.conditioned());
+        *self.word_rise_db.get_or_insert_with(|| {
+            endpoint::word_rise_db(config, conditioned, MODEL_RATE, &mut self.energies)
+        })
     }
 }
 
@@ -399,9 +408,9 @@ impl FrontEnd {
         Ok(())
     }
 
-    /// How far the last clip's word rose above its background (dB; see
-    /// [`endpoint::Word::rise_db`]).
-    pub fn word_rise_db(&self) -> f32 {
+    /// How far the last clip's loudest stretch rose above its background
+    /// (dB; see [`endpoint::word_rise_db`]).
+    pub fn word_rise_db(&mut self) -> f32 {
         self.extractor.word_rise_db()
     }
 

@@ -479,10 +479,10 @@ impl Recognizer {
         Ok(self.classify_features())
     }
 
-    /// How far the word of the clip last recognized rose above the clip's
-    /// background (dB): steady noise alone rises about 2 dB, any word more
-    /// (see [`crate::features::endpoint::Word::rise_db`]).
-    pub fn word_rise_db(&self) -> f32 {
+    /// How far the clip last recognized rose above its background (dB):
+    /// noise alone a few dB, any word more (see
+    /// [`crate::features::endpoint::word_rise_db`]).
+    pub fn word_rise_db(&mut self) -> f32 {
         self.front_end.word_rise_db()
     }
 
