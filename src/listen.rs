@@ -81,10 +81,18 @@ pub enum ListenError {
 }
 
 impl ListenError {
-    /// A problem with what the user gave us (file, device, setting) rather
-    /// than a failure of the job itself.
+    /// A problem with what the user gave us (a file, a device name that
+    /// does not exist, a setting) rather than a failure of the job itself:
+    /// no microphone, a busy or failing device, a model or an output that
+    /// cannot be used (exit 1, not 2).
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, ListenError::Model(_) | ListenError::Output(_))
+        matches!(
+            self,
+            ListenError::Audio(_)
+                | ListenError::MicDisabled
+                | ListenError::DeviceNotFound(_)
+                | ListenError::Config(_)
+        )
     }
 }
 
@@ -952,6 +960,9 @@ pub enum Stop {
 /// the source is silent, at a negligible idle cost.
 const POLL: Duration = Duration::from_millis(50);
 
+/// Dropped audio is reported at most this often.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
+
 /// Shared bookkeeping of both loops: the clock, the stop rules, warnings.
 struct Run<'a> {
     source: &'a Source,
@@ -961,6 +972,10 @@ struct Run<'a> {
     received: u64,
     first_audio: Option<Instant>,
     dropped_seen: u64,
+    /// When dropped audio was last reported: a device that outruns the
+    /// loop (ALSA's `null` delivers silence as fast as it can) drops blocks
+    /// continuously, and one line a second says as much as thousands.
+    dropped_reported: Option<Instant>,
 }
 
 impl<'a> Run<'a> {
@@ -974,12 +989,44 @@ impl<'a> Run<'a> {
             received: 0,
             first_audio: None,
             dropped_seen: 0,
+            dropped_reported: None,
         })
     }
 
     /// The next event, or why to stop. Audio is counted; stream failures
     /// become errors.
     fn next(&mut self, on: &mut impl FnMut(Notice) -> std::io::Result<()>) -> Result<Next> {
+        let next = self.next_event(on)?;
+        if matches!(next, Next::Stop(_)) {
+            self.report_drops(on, true)?;
+        }
+        Ok(next)
+    }
+
+    /// Warns about audio dropped since the last report, at most once a
+    /// second unless `now`.
+    fn report_drops(
+        &mut self,
+        on: &mut impl FnMut(Notice) -> std::io::Result<()>,
+        now: bool,
+    ) -> Result<()> {
+        let dropped = self.source.dropped_blocks();
+        let due = now
+            || self
+                .dropped_reported
+                .is_none_or(|t| t.elapsed() >= DROP_REPORT_EVERY);
+        if dropped > self.dropped_seen && due {
+            on(Notice::Warning(format!(
+                "{} audio blocks dropped: the recogniser fell behind the device",
+                dropped - self.dropped_seen
+            )))?;
+            self.dropped_seen = dropped;
+            self.dropped_reported = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    fn next_event(&mut self, on: &mut impl FnMut(Notice) -> std::io::Result<()>) -> Result<Next> {
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(Next::Stop(Stop::Interrupted));
@@ -991,14 +1038,7 @@ impl<'a> Run<'a> {
                     return Ok(Next::Stop(Stop::MaxSeconds));
                 }
             }
-            let dropped = self.source.dropped_blocks();
-            if dropped > self.dropped_seen {
-                on(Notice::Warning(format!(
-                    "{} audio blocks dropped: the recogniser fell behind the device",
-                    dropped - self.dropped_seen
-                )))?;
-                self.dropped_seen = dropped;
-            }
+            self.report_drops(on, false)?;
             match self.source.recv(POLL) {
                 Ok(Event::Audio(block)) => {
                     if self.first_audio.is_none() {
@@ -1722,6 +1762,51 @@ mod tests {
         let u = segment(&x, 160);
         assert_eq!(u.len(), 1, "{u:?}");
         assert!((u[0].start_s - 6.3).abs() < 0.02, "{}", u[0].start_s);
+    }
+
+    #[test]
+    fn a_missing_or_busy_microphone_is_a_failed_job_not_bad_input() {
+        assert!(!ListenError::NoInputDevice.is_bad_input());
+        assert!(!ListenError::DeviceBusy("hw:0".into()).is_bad_input());
+        assert!(!ListenError::Stream("device unplugged".into()).is_bad_input());
+        assert!(ListenError::DeviceNotFound("no-such".into()).is_bad_input());
+        assert!(ListenError::Config("block_ms 0".into()).is_bad_input());
+    }
+
+    #[test]
+    fn dropped_audio_is_reported_once_a_second_and_at_the_end() {
+        // A device that outruns the loop drops a block for every one it
+        // delivers (ALSA's `null`); each drop used to be its own warning.
+        let source = Source::channel(RATE, "test").unwrap();
+        let (tx, dropped) = (source.sender(), source.dropped.clone());
+        let feeder = std::thread::spawn(move || {
+            for _ in 0..200 {
+                dropped.fetch_add(1, Ordering::Relaxed);
+                tx.send(Event::Audio(vec![0.0; 160])).unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            tx.send(Event::End).unwrap();
+        });
+        let mut r = Recognizer::new(crate::model::ModelFile::embedded().unwrap()).unwrap();
+        let mut warnings = Vec::new();
+        let stop = AtomicBool::new(false);
+        let why = run_auto(&source, &mut r, &ListenConfig::default(), &stop, |n| {
+            if let Notice::Warning(w) = n {
+                warnings.push(w);
+            }
+            Ok(())
+        })
+        .unwrap();
+        feeder.join().unwrap();
+        assert_eq!(why, Stop::EndOfInput);
+        // About 0.2 s of drops: the first report, then the rest at the end
+        // (a third if the machine is slow enough to take over a second).
+        assert!((1..=3).contains(&warnings.len()), "{warnings:?}");
+        let total: u64 = warnings
+            .iter()
+            .map(|w| w.split(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(total, 200, "{warnings:?}");
     }
 
     /// Runs press-to-talk over `events` sent up front.
