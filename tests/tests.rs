@@ -10,6 +10,8 @@ mod fetch;
 mod listen;
 // The recognizer end to end on FSDD.
 mod recognition;
+// `digits train`: what --out may replace.
+mod train_cli;
 // Real voices from Debian packages.
 mod voices;
 // Helpers shared by the modules above.

@@ -20,7 +20,8 @@ pub struct TrainArgs {
     /// Which clips to train on: the official training split (takes 5-49) or all
     #[arg(long, value_enum, default_value_t = TrainSplit::Official)]
     pub split: TrainSplit,
-    /// Where to write the model
+    /// Where to write the model (an existing file is replaced only if it is
+    /// a digits model)
     #[arg(long, short, default_value = "digits.model")]
     pub out: PathBuf,
     /// SVM soft-margin penalty C [default: 2]
