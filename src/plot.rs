@@ -30,11 +30,25 @@ pub enum PlotError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: cannot write plots here ({source}); pass --plot a folder you can write to")]
+    #[error(
+        "{path}: cannot write plots here ({source}); {}",
+        if crate::model::is_job_failure(source) {
+            "free some space or pass --plot another folder"
+        } else {
+            "pass --plot a folder you can write to"
+        }
+    )]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Writing the PNG failed, where plotters names no I/O error to
+    /// classify (the folder took a test file, so the disk is the likelier
+    /// culprit than the path).
+    #[error(
+        "{path}: cannot write the chart ({reason}); free some space or pass --plot another folder"
+    )]
+    Save { path: PathBuf, reason: String },
     #[error("{path}: drawing the chart failed ({reason}); this is a bug, please report it")]
     Draw { path: PathBuf, reason: String },
     #[error(
@@ -44,9 +58,14 @@ pub enum PlotError {
 }
 
 impl PlotError {
-    /// True when the folder given, not the program, is at fault.
+    /// True when the folder given, not the program or the machine, is at
+    /// fault: a full disk is the job failing, not a bad `--plot`.
     pub fn is_bad_path(&self) -> bool {
-        matches!(self, Self::CreateDir { .. } | Self::Write { .. })
+        match self {
+            Self::CreateDir { .. } => true,
+            Self::Write { source, .. } => !crate::model::is_job_failure(source),
+            Self::Save { .. } | Self::Draw { .. } | Self::Font => false,
+        }
     }
 }
 
@@ -122,7 +141,8 @@ enum Chart<'a> {
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
-/// Draws `chart` on either backend.
+/// Draws `chart` on either backend (not yet presented: for the PNG,
+/// presenting is writing the file).
 fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -137,41 +157,92 @@ where
         } => snr(area, points, clean, noise, title)?,
         Chart::Speakers { folds, title } => bars(area, folds, title)?,
     }
-    area.present()?;
     Ok(())
 }
 
-/// Draws one chart both ways: `{stem}.png` and `{stem}.svg` in `dir`.
+/// Draws one chart both ways: `{stem}.png` and `{stem}.svg` in `dir`. Each
+/// is written to `{stem}.partial.png`/`.svg` beside it, then renamed, so a
+/// failed write (a full disk) leaves neither a truncated chart nor the
+/// temporary file behind.
 fn render(dir: &Path, stem: &str, size: (u32, u32), chart: &Chart) -> Result<Vec<PathBuf>> {
     register_font()?;
-    let png = dir.join(format!("{stem}.png"));
+    let mut written = Vec::new();
+    for ext in ["png", "svg"] {
+        let path = dir.join(format!("{stem}.{ext}"));
+        // The image crate picks the PNG encoder by the extension.
+        let tmp = dir.join(format!("{stem}.partial.{ext}"));
+        let done = match ext {
+            "png" => write_png(&tmp, &path, size, chart),
+            _ => write_svg(&tmp, &path, size, chart),
+        }
+        .and_then(|()| {
+            std::fs::rename(&tmp, &path).map_err(|source| PlotError::Write {
+                path: path.clone(),
+                source,
+            })
+        });
+        if let Err(e) = done {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Draws `chart` as a PNG into `tmp`; errors name `path`, the file meant.
+fn write_png(tmp: &Path, path: &Path, size: (u32, u32), chart: &Chart) -> Result<()> {
     // plotters reports a failed PNG write only as a debug string, so find
-    // out first, with a clear error, whether the file can be written.
-    std::fs::File::create(&png).map_err(|source| PlotError::Write {
-        path: png.clone(),
+    // out first, with a clear error, whether the file can be created.
+    std::fs::File::create(tmp).map_err(|source| PlotError::Write {
+        path: path.to_path_buf(),
         source,
     })?;
-    draw(&BitMapBackend::new(&png, size).into_drawing_area(), chart).map_err(|e| {
-        PlotError::Draw {
-            path: png.clone(),
-            reason: e.to_string(),
-        }
-    })?;
-    let svg = dir.join(format!("{stem}.svg"));
-    let mut text = String::new();
-    draw(
-        &SVGBackend::with_string(&mut text, size).into_drawing_area(),
-        chart,
-    )
-    .map_err(|e| PlotError::Draw {
-        path: svg.clone(),
+    let area = BitMapBackend::new(tmp, size).into_drawing_area();
+    draw(&area, chart).map_err(|e| PlotError::Draw {
+        path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    std::fs::write(&svg, text).map_err(|source| PlotError::Write {
-        path: svg.clone(),
+    // Drawn in memory; presenting encodes and writes the file, so a
+    // failure here is the write's.
+    area.present().map_err(|e| {
+        let text = e.to_string();
+        match os_error_in(&text) {
+            Some(source) => PlotError::Write {
+                path: path.to_path_buf(),
+                source,
+            },
+            None => PlotError::Save {
+                path: path.to_path_buf(),
+                reason: text,
+            },
+        }
+    })
+}
+
+/// Draws `chart` as SVG text and writes it into `tmp`; errors name `path`.
+fn write_svg(tmp: &Path, path: &Path, size: (u32, u32), chart: &Chart) -> Result<()> {
+    let mut text = String::new();
+    {
+        let area = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        let drawn = draw(&area, chart).and_then(|()| Ok(area.present()?));
+        drawn.map_err(|e| PlotError::Draw {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    }
+    std::fs::write(tmp, text).map_err(|source| PlotError::Write {
+        path: path.to_path_buf(),
         source,
-    })?;
-    Ok(vec![png, svg])
+    })
+}
+
+/// The OS error in plotters' debug text of a failed PNG write (`…
+/// "No space left on device (os error 28)" …`), as an [`std::io::Error`].
+fn os_error_in(text: &str) -> Option<std::io::Error> {
+    let at = text.rfind("(os error ")? + "(os error ".len();
+    let code = text[at..].split(')').next()?.parse().ok()?;
+    Some(std::io::Error::from_raw_os_error(code))
 }
 
 fn register_font() -> Result<()> {

@@ -337,3 +337,50 @@ fn every_unreadable_wav_in_a_folder_is_named() {
     }
     assert!(!out.exists(), "no model from a folder with unreadable WAVs");
 }
+
+/// `dir/data` with one clip of each digit (theo, take 1), for quick runs.
+fn ten_clips(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    std::fs::create_dir(&data).unwrap();
+    for d in 0..10 {
+        let name = format!("{d}_theo_1.wav");
+        std::fs::copy(fsdd().join(&name), data.join(&name)).unwrap();
+    }
+    data
+}
+
+/// A chart that cannot be written for want of space (here the file-size
+/// limit, `ulimit -f`, which fails the write as a full disk does) is the
+/// job failing, exit 1, and leaves no empty, truncated or temporary chart.
+#[test]
+fn eval_plot_out_of_space_exits_1_and_leaves_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = ten_clips(tmp.path());
+    let dir = tmp.path().join("plots");
+    // 512 bytes at most per file; SIGXFSZ ignored, so the write fails with
+    // EFBIG instead of killing the process.
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -f 1; trap '' XFSZ; exec \"$0\" \"$@\""])
+        .arg(assert_cmd::cargo::cargo_bin!("digits"))
+        .args(["eval", "-q", "--split", "all", "--data"])
+        .arg(&data)
+        .arg("--plot")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "digits: {}: cannot write plots here (File too large (os error 27)); \
+             free some space or pass --plot another folder\n",
+            dir.join("confusion.png").display()
+        )
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no report after a failed chart");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

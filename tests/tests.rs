@@ -10,7 +10,7 @@ mod fetch;
 mod listen;
 // The recognizer end to end on FSDD.
 mod recognition;
-// `digits train`: what --out may replace.
+// `digits train`: what --out may replace, a model that cannot be written.
 mod train_cli;
 // Real voices from Debian packages.
 mod voices;

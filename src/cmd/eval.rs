@@ -137,12 +137,14 @@ fn parse_snr(raw: &[String]) -> anyhow::Result<Vec<f64>> {
         .collect()
 }
 
-/// A bad `--plot` folder is bad input (exit 2); a drawing failure is not.
+/// A bad `--plot` folder is bad input (exit 2); a full disk or a drawing
+/// failure is the job failing (exit 1). The message names its cause
+/// already, so the chain under it is not printed again.
 fn plot_error(e: PlotError) -> anyhow::Error {
     if e.is_bad_path() {
         BadInput(e.to_string()).into()
     } else {
-        e.into()
+        anyhow::anyhow!("{e}")
     }
 }
 

@@ -97,13 +97,16 @@ pub fn round(v: f64, places: i32) -> f64 {
 #[error("{0}")]
 pub struct BadInput(pub String);
 
-/// Exit code 2 for bad input anywhere in the chain, 1 otherwise.
+/// Exit code 2 for bad input anywhere in the chain, 1 otherwise (a model or
+/// chart that could not be written for want of disk space is the job
+/// failing, 1).
 pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     let bad_input = err.chain().any(|e| {
         e.is::<BadInput>()
             || e.is::<digits::audio::AudioError>()
             || e.is::<digits::data::DataError>()
-            || e.is::<digits::model::ModelError>()
+            || e.downcast_ref::<digits::model::ModelError>()
+                .is_some_and(|m| m.is_bad_input())
             || e.is::<digits::features::FeatureError>()
             || e.is::<digits::eval::EvalError>()
             || e.downcast_ref::<digits::listen::ListenError>()
@@ -132,5 +135,20 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_model_that_cannot_be_written_for_want_of_space_exits_1() {
+        let write = |errno| {
+            anyhow::Error::from(digits::model::ModelError::Write {
+                path: "x.model".into(),
+                source: std::io::Error::from_raw_os_error(errno),
+            })
+            .context("saving the model")
+        };
+        assert_eq!(exit_code_for(&write(28)), ExitCode::from(EXIT_FAILED));
+        assert_eq!(exit_code_for(&write(13)), ExitCode::from(EXIT_BAD_INPUT));
+        let corrupt = anyhow::Error::from(digits::model::ModelError::NotAModel("x".into()));
+        assert_eq!(exit_code_for(&corrupt), ExitCode::from(EXIT_BAD_INPUT));
     }
 }

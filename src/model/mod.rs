@@ -75,6 +75,39 @@ pub enum ModelError {
 
 pub type Result<T> = std::result::Result<T, ModelError>;
 
+impl ModelError {
+    /// True when the input is at fault (a missing, corrupt or foreign file,
+    /// a path that cannot be a model, a bad setting or data): exit 2. False
+    /// when the job itself failed, e.g. the disk filled up while the model
+    /// was written: exit 1.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Read { source, .. } | Self::Write { source, .. } => !is_job_failure(source),
+            _ => true,
+        }
+    }
+}
+
+/// True for an I/O error that says the machine failed the job, not that the
+/// path was wrong: a full disk or quota, a file over the size limit, a device
+/// error. Permission denied, a missing folder, a read-only file system and
+/// the like are the path's fault (bad input).
+pub fn is_job_failure(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    /// EIO on Linux, macOS and the BSDs; its `ErrorKind` is not stable.
+    const EIO: i32 = 5;
+    matches!(
+        err.kind(),
+        K::StorageFull
+            | K::QuotaExceeded
+            | K::FileTooLarge
+            | K::WriteZero
+            | K::Interrupted
+            | K::OutOfMemory
+            | K::TimedOut
+    ) || (cfg!(unix) && err.raw_os_error() == Some(EIO))
+}
+
 /// A linear projection after scaling (e.g. PCA): `y = W (x − mean)`.
 /// Stored with 8-bit weights (one scale per output row); [`Projection::quantized`]
 /// applies the same rounding in memory.
@@ -602,6 +635,33 @@ mod tests {
         assert_eq!(rec.classify_features(), first);
         assert_eq!(rec.features, pooled, "the pooled vector is left as it was");
         assert_eq!(first.digit, 8);
+    }
+
+    #[test]
+    fn a_full_disk_is_a_failed_job_a_bad_path_or_file_is_bad_input() {
+        let write = |errno| ModelError::Write {
+            path: "x.model".into(),
+            source: std::io::Error::from_raw_os_error(errno),
+        };
+        // ENOSPC, EDQUOT, EFBIG, EIO: the job failed (exit 1).
+        for errno in [28, 122, 27, 5] {
+            assert!(!write(errno).is_bad_input(), "errno {errno}");
+        }
+        // EACCES, ENOENT, EROFS: the path given is at fault (exit 2).
+        for errno in [13, 2, 30] {
+            assert!(write(errno).is_bad_input(), "errno {errno}");
+        }
+        assert!(ModelError::NotAModel("x".into()).is_bad_input());
+        assert!(ModelError::Destination {
+            path: "x.wav".into(),
+            reason: "it exists and is not a digits model".into()
+        }
+        .is_bad_input());
+        assert!(ModelError::Corrupt {
+            path: "x".into(),
+            reason: "no checksum".into()
+        }
+        .is_bad_input());
     }
 
     #[test]
