@@ -124,6 +124,18 @@ pub struct Scored {
     pub predicted: Vec<u8>,
 }
 
+/// An SNR level as tables and charts show it: at most two decimals, no
+/// trailing zeros (`10`, `2.5`, `-3.25`).
+pub fn db_label(db: f64) -> String {
+    let s = format!("{db:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.into()
+    }
+}
+
 /// Classifies every clip one at a time with `model`, timing each stage.
 pub fn score(model: &ModelFile, clips: &[Clip]) -> Result<Scored> {
     if clips.is_empty() {

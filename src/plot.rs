@@ -11,11 +11,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::eval::{Fold, Metrics, SnrPoint};
+use crate::eval::{db_label, Fold, Metrics, SnrPoint};
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -346,12 +348,18 @@ where
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(64)
-        .build_cartesian_2d((lo - pad)..(hi + pad), 0f64..102f64)?;
+        .build_cartesian_2d(
+            TickedAxis {
+                inner: ((lo - pad)..(hi + pad)).into(),
+                ticks: snr_ticks(&pts),
+            },
+            0f64..102f64,
+        )?;
     chart
         .configure_mesh()
         .light_line_style(TRANSPARENT)
         .bold_line_style(BLACK.mix(0.12))
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| db_label(*v))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .x_desc(format!("SNR (dB), {noise} noise"))
         .y_desc("accuracy (%)")
@@ -397,6 +405,45 @@ where
         .label_font(("sans-serif", 16))
         .draw()?;
     Ok(())
+}
+
+/// An `f64` axis with the ticks given (plotters' `with_key_points` does the
+/// same, but its `f64` axis then takes no label formatter).
+struct TickedAxis {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for TickedAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    /// The ticks as the bold (labelled) points, no light ones.
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// The x-axis ticks of the SNR chart: the levels measured (sorted), every
+/// k-th when there are more than 12, so each label is a level and none
+/// repeats (plotters' own ticks on 9..11 dB read `9 9 9 10 10 …`).
+fn snr_ticks(pts: &[(f64, f64)]) -> Vec<f64> {
+    let mut levels: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    levels.dedup_by(|a, b| db_label(*a) == db_label(*b));
+    let step = levels.len().div_ceil(12).max(1);
+    levels.into_iter().step_by(step).collect()
 }
 
 fn bars<DB: DrawingBackend>(

@@ -349,6 +349,63 @@ fn ten_clips(dir: &Path) -> PathBuf {
     data
 }
 
+/// The x-axis labels of an SNR chart's SVG: the centred texts that are
+/// numbers (the y-axis labels are right-aligned, the point labels end in %).
+fn x_tick_labels(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter(|t| t.contains("text-anchor=\"middle\""))
+        .filter_map(|t| {
+            let body = t.split_once('>')?.1.split_once("</text>")?.0.trim();
+            body.parse::<f64>().is_ok().then(|| body.to_string())
+        })
+        .collect()
+}
+
+/// Ticks of the SNR chart sit at the levels measured: one level is one
+/// label, not `9 9 9 10 10 10 10 10 11 11 11`.
+#[test]
+fn eval_snr_chart_ticks_are_the_levels_measured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = ten_clips(tmp.path());
+    for (snr, ticks) in [
+        ("10", vec!["10"]),
+        ("20,0,10,2.5", vec!["0", "2.5", "10", "20"]),
+    ] {
+        let dir = tmp.path().join(format!("plots-{snr}"));
+        eval_data_ok(
+            &data,
+            &[
+                "-q",
+                "--split",
+                "all",
+                "--snr",
+                snr,
+                "--plot",
+                dir.to_str().unwrap(),
+            ],
+        );
+        let svg = std::fs::read_to_string(dir.join("snr.svg")).unwrap();
+        assert_eq!(x_tick_labels(&svg), ticks, "--snr {snr}");
+    }
+}
+
+#[test]
+fn eval_snr_rejects_levels_out_of_range() {
+    for level in ["1e308", "-51", "100.5"] {
+        cargo_bin_cmd!("digits")
+            .args(["eval", "--snr", &format!("20,{level}"), "--data"])
+            .arg(fsdd())
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(format!(
+                "digits: --snr: {level} dB is out of range; pass levels from -50 to 100 dB, \
+                 such as --snr 30,20,10,5,0\n"
+            ));
+    }
+}
+
 /// A chart that cannot be written for want of space (here the file-size
 /// limit, `ulimit -f`, which fails the write as a full disk does) is the
 /// job failing, exit 1, and leaves no empty, truncated or temporary chart.

@@ -32,8 +32,8 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = EvalSplit::Official)]
     pub split: EvalSplit,
     /// Also measure accuracy with noise added at these signal-to-noise ratios
-    /// (dB, relative to each clip's power), e.g. --snr 30,20,10,5,0. The noise
-    /// is seeded: the same every run
+    /// (dB, -50 to 100, relative to each clip's power), e.g. --snr 30,20,10,5,0.
+    /// The noise is seeded: the same every run
     #[arg(
         long,
         value_delimiter = ',',
@@ -119,20 +119,31 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `--snr` values as dB; anything not a finite number is bad input.
+/// The SNR levels `--snr` accepts, in dB: -50 dB is noise 100,000 times
+/// the clip's power, 100 dB noise below the 16-bit floor; beyond them every
+/// answer is the same.
+const SNR_RANGE: std::ops::RangeInclusive<f64> = -50.0..=100.0;
+
+/// The `--snr` values as dB; anything not a number in [`SNR_RANGE`] is bad
+/// input.
 fn parse_snr(raw: &[String]) -> anyhow::Result<Vec<f64>> {
     raw.iter()
         .map(|s| {
-            s.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| {
-                    BadInput(format!(
-                        "--snr: `{s}` is not a number of decibels; pass a comma-separated list such as --snr 30,20,10,5,0"
-                    ))
-                    .into()
-                })
+            let Some(v) = s.trim().parse::<f64>().ok().filter(|v| v.is_finite()) else {
+                return Err(BadInput(format!(
+                    "--snr: `{s}` is not a number of decibels; pass a comma-separated list such as --snr 30,20,10,5,0"
+                ))
+                .into());
+            };
+            if !SNR_RANGE.contains(&v) {
+                return Err(BadInput(format!(
+                    "--snr: {s} dB is out of range; pass levels from {} to {} dB, such as --snr 30,20,10,5,0",
+                    SNR_RANGE.start(),
+                    SNR_RANGE.end()
+                ))
+                .into());
+            }
+            Ok(v)
         })
         .collect()
 }
@@ -354,7 +365,12 @@ fn snr_text(args: &EvalArgs, clean: f64, snr: &[SnrPoint]) -> String {
     let _ = writeln!(s, "-------+---------");
     let _ = writeln!(s, "{:>6} | {:>7.2}%", "clean", 100.0 * clean);
     for p in snr {
-        let _ = writeln!(s, "{:>6} | {:>7.2}%", p.db, 100.0 * p.accuracy);
+        let _ = writeln!(
+            s,
+            "{:>6} | {:>7.2}%",
+            eval::db_label(p.db),
+            100.0 * p.accuracy
+        );
     }
     s
 }
