@@ -441,3 +441,70 @@ fn eval_plot_out_of_space_exits_1_and_leaves_no_file() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Clips with no word in them (a muted microphone: all zeros) are left out
+/// of the score and named on stderr, as `train` leaves them out; `--json`
+/// lists them too, and stdout stays one JSON object. A folder of nothing
+/// else has nothing to score.
+#[test]
+fn eval_leaves_out_and_names_clips_with_no_word() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("m");
+    std::fs::create_dir(&data).unwrap();
+    for name in ["0_george_0.wav", "1_george_0.wav"] {
+        std::fs::copy(fsdd().join(name), data.join(name)).unwrap();
+    }
+    let muted = data.join("3_bob_0.wav");
+    std::fs::write(
+        &muted,
+        crate::util::wav_bytes(&[0.0; 16000], 8000, 1, 16, false),
+    )
+    .unwrap();
+    let note = format!(
+        "note: 1 clip holds no word (silence or steady noise) and was left out of the score: {}\n",
+        muted.display()
+    );
+    let out = cargo_bin_cmd!("digits")
+        .args(["eval", "--split", "all", "--json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), note);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(
+        (v["n"].as_u64(), v["accuracy"].as_f64()),
+        (Some(2), Some(1.0))
+    );
+    assert_eq!(
+        v["no_word"],
+        serde_json::json!([muted.display().to_string()])
+    );
+    assert_eq!(v["confusion"][3][9], 0);
+
+    let out = cargo_bin_cmd!("digits")
+        .args(["eval", "--split", "all", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), note);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("\ntest clips: 2 (all clips given; 1 with no word left out)\n"),
+        "{text}"
+    );
+
+    for name in ["0_george_0.wav", "1_george_0.wav"] {
+        std::fs::remove_file(data.join(name)).unwrap();
+    }
+    cargo_bin_cmd!("digits")
+        .args(["eval", "--split", "all", "--data"])
+        .arg(&data)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "digits: the one clip to test holds no word (silence or steady noise), so there is \
+             nothing to score; check that the recordings hold spoken digits\n",
+        );
+}

@@ -200,6 +200,12 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
             )
         }
     };
+    // Clips with no word in them are left out, as `train` leaves them out.
+    let (test, no_word) = eval::without_wordless(&model.front_end, test)?;
+    let test = test.as_ref();
+    if !no_word.is_empty() {
+        note!("{}", super::no_word_note(&no_word, "left out of the score"));
+    }
     let scored = eval::score(&model, test)?;
     let kind = args.noise.kind();
     let snr = if levels.is_empty() {
@@ -245,6 +251,7 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
             json!({ "file": name, "bytes": size, "support_vectors": model.svm.n_support() });
         v["ms_per_utt"] = timing_json(&scored.timing);
         v["real_time_factor"] = json!(scored.timing.real_time_factor);
+        add_no_word_json(&mut v, &no_word);
         add_snr_json(&mut v, args, &snr);
         return Ok((format!("{v}\n"), plots));
     }
@@ -255,7 +262,12 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
         model.svm.n_support(),
         size as f64 / 1024.0
     )?;
-    writeln!(s, "test clips: {} ({label})", test.len())?;
+    writeln!(
+        s,
+        "test clips: {} ({label}{})",
+        test.len(),
+        left_out_text(&no_word, "; ", "")
+    )?;
     s += &metrics_text(&scored.metrics);
     writeln!(
         s,
@@ -278,6 +290,12 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
                 note!("fold: testing on {s}, training on the other speakers");
             }
         })?;
+    if !report.no_word.is_empty() {
+        note!(
+            "{}",
+            super::no_word_note(&report.no_word, "left out of the score")
+        );
+    }
     let (folds, pooled, snr) = (&report.folds, &report.pooled, &report.snr);
     let mean = report.mean_accuracy();
     let worst = report
@@ -315,6 +333,7 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
             .collect::<Vec<_>>());
         v["mean_accuracy"] = json!(mean);
         v["worst_accuracy"] = json!(worst.accuracy);
+        add_no_word_json(&mut v, &report.no_word);
         add_snr_json(&mut v, args, snr);
         return Ok((format!("{v}\n"), plots));
     }
@@ -336,10 +355,31 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
         100.0 * worst.accuracy,
         worst.speaker
     )?;
-    writeln!(s, "pooled over all held-out clips:")?;
+    writeln!(
+        s,
+        "pooled over all held-out clips{}:",
+        left_out_text(&report.no_word, " (", ")")
+    )?;
     s += &metrics_text(pooled);
     s += &snr_text(args, pooled.accuracy, snr);
     Ok((s, plots))
+}
+
+/// `"no_word": [file, ..]`: the clips left out of the score because no word
+/// rises in them, when there are any.
+fn add_no_word_json(v: &mut serde_json::Value, no_word: &[String]) {
+    if !no_word.is_empty() {
+        v["no_word"] = json!(no_word);
+    }
+}
+
+/// `"{before}N with no word left out{after}"` for the report, or nothing
+/// when no clip was left out.
+fn left_out_text(no_word: &[String], before: &str, after: &str) -> String {
+    match no_word.len() {
+        0 => String::new(),
+        n => format!("{before}{n} with no word left out{after}"),
+    }
 }
 
 /// `"noise"` and `"snr": [{"db": .., "accuracy": ..}, ..]`, when --snr was given.
