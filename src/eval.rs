@@ -5,6 +5,7 @@
 //! one, after warm-up), leave-one-speaker-out folds, and accuracy under
 //! seeded additive noise. It returns reports; the binary prints them.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -15,7 +16,8 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use crate::audio::{AudioError, MODEL_RATE};
 use crate::augment::{make_noise, mix_at_snr, NoiseKind};
 use crate::data::{Clip, DataError, Dataset};
-use crate::features::Conditioner;
+use crate::features::endpoint::MIN_WORD_RISE_DB;
+use crate::features::{Conditioner, FeatureError, FrameExtractor, FrontEndConfig};
 use crate::model::{ModelError, ModelFile, Recognizer, N_CLASSES};
 
 /// Errors from evaluating.
@@ -29,6 +31,11 @@ pub enum EvalError {
     Audio(#[from] AudioError),
     #[error("no clips to evaluate")]
     NoClips,
+    #[error(
+        "{} (silence or steady noise), so there is nothing to score; check that the recordings hold spoken digits",
+        if *n == 1 { "the one clip to test holds no word".to_string() } else { format!("none of the {n} clips to test holds a word") }
+    )]
+    NoWord { n: usize },
     #[error("{origin}: babble noise needs training clips of other speakers, and there are none; use --noise white or pink, or data with more speakers")]
     NoBabble { origin: String },
 }
@@ -122,6 +129,54 @@ pub struct Scored {
     pub metrics: Metrics,
     pub timing: Timing,
     pub predicted: Vec<u8>,
+}
+
+/// `clips` without those in which no word rises above the background
+/// (silence, hiss, a muted microphone), and the `origin`s of those left out.
+/// `predict` refuses such a file and `train` leaves it out; scoring it would
+/// count the model's guess at noise as a hit or a miss for the digit the
+/// file name claims. The test is `train`'s: the front end `config` finds
+/// the word, and it must rise [`MIN_WORD_RISE_DB`] or more.
+pub fn without_wordless<'a>(
+    config: &FrontEndConfig,
+    clips: &'a [Clip],
+) -> Result<(Cow<'a, [Clip]>, Vec<String>)> {
+    let mut fx = FrameExtractor::new(config).map_err(ModelError::from)?;
+    let mut frames = Vec::new();
+    let mut heard = Vec::with_capacity(clips.len());
+    for c in clips {
+        heard.push(match fx.frames(&c.samples, c.sample_rate, &mut frames) {
+            Ok(_) => fx.word_rise_db() >= MIN_WORD_RISE_DB,
+            Err(FeatureError::Empty) => false,
+            Err(e) => return Err(ModelError::from(e).into()),
+        });
+    }
+    if heard.iter().all(|&h| h) {
+        return Ok((Cow::Borrowed(clips), Vec::new()));
+    }
+    let (kept, left_out): (Vec<_>, Vec<_>) = clips.iter().zip(&heard).partition(|(_, &h)| h);
+    if kept.is_empty() {
+        return Err(EvalError::NoWord { n: clips.len() });
+    }
+    Ok((
+        Cow::Owned(kept.into_iter().map(|(c, _)| c.clone()).collect()),
+        left_out
+            .into_iter()
+            .map(|(c, _)| c.origin.clone())
+            .collect(),
+    ))
+}
+
+/// An SNR level as tables and charts show it: at most two decimals, no
+/// trailing zeros (`10`, `2.5`, `-3.25`).
+pub fn db_label(db: f64) -> String {
+    let s = format!("{db:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.into()
+    }
 }
 
 /// Classifies every clip one at a time with `model`, timing each stage.
@@ -344,6 +399,9 @@ pub struct SpeakerReport {
     /// Pooled accuracy over all held-out clips at each SNR asked for (empty
     /// if none was).
     pub snr: Vec<SnrPoint>,
+    /// Held-out clips in which no word rises, left out of the score (see
+    /// [`without_wordless`]); a speaker with no other clips has no fold.
+    pub no_word: Vec<String>,
 }
 
 impl SpeakerReport {
@@ -394,32 +452,43 @@ pub fn speaker_folds_with_noise(
     let mut out = Vec::new();
     let (mut truth, mut predicted) = (Vec::new(), Vec::new());
     let mut correct = vec![0usize; levels.len()];
+    let (mut no_word, mut held_out) = (Vec::new(), 0);
     for (speaker, train, test) in folds {
+        held_out += test.len();
+        let test = match without_wordless(&opts.front_end, &test.clips) {
+            Ok((kept, left_out)) => {
+                no_word.extend(left_out);
+                kept.into_owned()
+            }
+            Err(EvalError::NoWord { .. }) => {
+                no_word.extend(test.clips.iter().map(|c| c.origin.clone()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         on_fold(&speaker);
         let report = crate::model::train(&train, opts, &|_| {})?;
-        let s = score(&report.model, &test.clips)?;
+        let s = score(&report.model, &test)?;
         if !levels.is_empty() {
             let babble = match kind {
                 NoiseKind::Babble => BabblePool::new(&train.clips)?,
                 NoiseKind::White | NoiseKind::Pink => BabblePool::default(),
             };
-            let noisy = snr_predictions(&report.model, &test.clips, &babble, kind, levels, seed)?;
+            let noisy = snr_predictions(&report.model, &test, &babble, kind, levels, seed)?;
             for (k, p) in correct.iter_mut().zip(noisy) {
-                *k += test
-                    .clips
-                    .iter()
-                    .zip(&p)
-                    .filter(|(c, &d)| c.digit == d)
-                    .count();
+                *k += test.iter().zip(&p).filter(|(c, &d)| c.digit == d).count();
             }
         }
-        truth.extend(test.clips.iter().map(|c| c.digit));
+        truth.extend(test.iter().map(|c| c.digit));
         predicted.extend(s.predicted);
         out.push(Fold {
             speaker,
             accuracy: s.metrics.accuracy,
             n: test.len(),
         });
+    }
+    if out.is_empty() {
+        return Err(EvalError::NoWord { n: held_out });
     }
     let n = truth.len().max(1) as f64;
     Ok(SpeakerReport {
@@ -433,6 +502,7 @@ pub fn speaker_folds_with_noise(
                 accuracy: k as f64 / n,
             })
             .collect(),
+        no_word,
     })
 }
 

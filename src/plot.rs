@@ -11,11 +11,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::eval::{Fold, Metrics, SnrPoint};
+use crate::eval::{db_label, Fold, Metrics, SnrPoint};
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -30,11 +32,25 @@ pub enum PlotError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: cannot write plots here ({source}); pass --plot a folder you can write to")]
+    #[error(
+        "{path}: cannot write plots here ({source}); {}",
+        if crate::model::is_job_failure(source) {
+            "free some space or pass --plot another folder"
+        } else {
+            "pass --plot a folder you can write to"
+        }
+    )]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Writing the PNG failed, where plotters names no I/O error to
+    /// classify (the folder took a test file, so the disk is the likelier
+    /// culprit than the path).
+    #[error(
+        "{path}: cannot write the chart ({reason}); free some space or pass --plot another folder"
+    )]
+    Save { path: PathBuf, reason: String },
     #[error("{path}: drawing the chart failed ({reason}); this is a bug, please report it")]
     Draw { path: PathBuf, reason: String },
     #[error(
@@ -44,9 +60,14 @@ pub enum PlotError {
 }
 
 impl PlotError {
-    /// True when the folder given, not the program, is at fault.
+    /// True when the folder given, not the program or the machine, is at
+    /// fault: a full disk is the job failing, not a bad `--plot`.
     pub fn is_bad_path(&self) -> bool {
-        matches!(self, Self::CreateDir { .. } | Self::Write { .. })
+        match self {
+            Self::CreateDir { .. } => true,
+            Self::Write { source, .. } => !crate::model::is_job_failure(source),
+            Self::Save { .. } | Self::Draw { .. } | Self::Font => false,
+        }
     }
 }
 
@@ -122,7 +143,8 @@ enum Chart<'a> {
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
-/// Draws `chart` on either backend.
+/// Draws `chart` on either backend (not yet presented: for the PNG,
+/// presenting is writing the file).
 fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -137,41 +159,92 @@ where
         } => snr(area, points, clean, noise, title)?,
         Chart::Speakers { folds, title } => bars(area, folds, title)?,
     }
-    area.present()?;
     Ok(())
 }
 
-/// Draws one chart both ways: `{stem}.png` and `{stem}.svg` in `dir`.
+/// Draws one chart both ways: `{stem}.png` and `{stem}.svg` in `dir`. Each
+/// is written to `{stem}.partial.png`/`.svg` beside it, then renamed, so a
+/// failed write (a full disk) leaves neither a truncated chart nor the
+/// temporary file behind.
 fn render(dir: &Path, stem: &str, size: (u32, u32), chart: &Chart) -> Result<Vec<PathBuf>> {
     register_font()?;
-    let png = dir.join(format!("{stem}.png"));
+    let mut written = Vec::new();
+    for ext in ["png", "svg"] {
+        let path = dir.join(format!("{stem}.{ext}"));
+        // The image crate picks the PNG encoder by the extension.
+        let tmp = dir.join(format!("{stem}.partial.{ext}"));
+        let done = match ext {
+            "png" => write_png(&tmp, &path, size, chart),
+            _ => write_svg(&tmp, &path, size, chart),
+        }
+        .and_then(|()| {
+            std::fs::rename(&tmp, &path).map_err(|source| PlotError::Write {
+                path: path.clone(),
+                source,
+            })
+        });
+        if let Err(e) = done {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Draws `chart` as a PNG into `tmp`; errors name `path`, the file meant.
+fn write_png(tmp: &Path, path: &Path, size: (u32, u32), chart: &Chart) -> Result<()> {
     // plotters reports a failed PNG write only as a debug string, so find
-    // out first, with a clear error, whether the file can be written.
-    std::fs::File::create(&png).map_err(|source| PlotError::Write {
-        path: png.clone(),
+    // out first, with a clear error, whether the file can be created.
+    std::fs::File::create(tmp).map_err(|source| PlotError::Write {
+        path: path.to_path_buf(),
         source,
     })?;
-    draw(&BitMapBackend::new(&png, size).into_drawing_area(), chart).map_err(|e| {
-        PlotError::Draw {
-            path: png.clone(),
-            reason: e.to_string(),
-        }
-    })?;
-    let svg = dir.join(format!("{stem}.svg"));
-    let mut text = String::new();
-    draw(
-        &SVGBackend::with_string(&mut text, size).into_drawing_area(),
-        chart,
-    )
-    .map_err(|e| PlotError::Draw {
-        path: svg.clone(),
+    let area = BitMapBackend::new(tmp, size).into_drawing_area();
+    draw(&area, chart).map_err(|e| PlotError::Draw {
+        path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    std::fs::write(&svg, text).map_err(|source| PlotError::Write {
-        path: svg.clone(),
+    // Drawn in memory; presenting encodes and writes the file, so a
+    // failure here is the write's.
+    area.present().map_err(|e| {
+        let text = e.to_string();
+        match os_error_in(&text) {
+            Some(source) => PlotError::Write {
+                path: path.to_path_buf(),
+                source,
+            },
+            None => PlotError::Save {
+                path: path.to_path_buf(),
+                reason: text,
+            },
+        }
+    })
+}
+
+/// Draws `chart` as SVG text and writes it into `tmp`; errors name `path`.
+fn write_svg(tmp: &Path, path: &Path, size: (u32, u32), chart: &Chart) -> Result<()> {
+    let mut text = String::new();
+    {
+        let area = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        let drawn = draw(&area, chart).and_then(|()| Ok(area.present()?));
+        drawn.map_err(|e| PlotError::Draw {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    }
+    std::fs::write(tmp, text).map_err(|source| PlotError::Write {
+        path: path.to_path_buf(),
         source,
-    })?;
-    Ok(vec![png, svg])
+    })
+}
+
+/// The OS error in plotters' debug text of a failed PNG write (`…
+/// "No space left on device (os error 28)" …`), as an [`std::io::Error`].
+fn os_error_in(text: &str) -> Option<std::io::Error> {
+    let at = text.rfind("(os error ")? + "(os error ".len();
+    let code = text[at..].split(')').next()?.parse().ok()?;
+    Some(std::io::Error::from_raw_os_error(code))
 }
 
 fn register_font() -> Result<()> {
@@ -275,12 +348,18 @@ where
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(64)
-        .build_cartesian_2d((lo - pad)..(hi + pad), 0f64..102f64)?;
+        .build_cartesian_2d(
+            TickedAxis {
+                inner: ((lo - pad)..(hi + pad)).into(),
+                ticks: snr_ticks(&pts),
+            },
+            0f64..102f64,
+        )?;
     chart
         .configure_mesh()
         .light_line_style(TRANSPARENT)
         .bold_line_style(BLACK.mix(0.12))
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| db_label(*v))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .x_desc(format!("SNR (dB), {noise} noise"))
         .y_desc("accuracy (%)")
@@ -326,6 +405,45 @@ where
         .label_font(("sans-serif", 16))
         .draw()?;
     Ok(())
+}
+
+/// An `f64` axis with the ticks given (plotters' `with_key_points` does the
+/// same, but its `f64` axis then takes no label formatter).
+struct TickedAxis {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for TickedAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    /// The ticks as the bold (labelled) points, no light ones.
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// The x-axis ticks of the SNR chart: the levels measured (sorted), every
+/// k-th when there are more than 12, so each label is a level and none
+/// repeats (plotters' own ticks on 9..11 dB read `9 9 9 10 10 …`).
+fn snr_ticks(pts: &[(f64, f64)]) -> Vec<f64> {
+    let mut levels: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    levels.dedup_by(|a, b| db_label(*a) == db_label(*b));
+    let step = levels.len().div_ceil(12).max(1);
+    levels.into_iter().step_by(step).collect()
 }
 
 fn bars<DB: DrawingBackend>(

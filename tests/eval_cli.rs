@@ -337,3 +337,174 @@ fn every_unreadable_wav_in_a_folder_is_named() {
     }
     assert!(!out.exists(), "no model from a folder with unreadable WAVs");
 }
+
+/// `dir/data` with one clip of each digit (theo, take 1), for quick runs.
+fn ten_clips(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    std::fs::create_dir(&data).unwrap();
+    for d in 0..10 {
+        let name = format!("{d}_theo_1.wav");
+        std::fs::copy(fsdd().join(&name), data.join(&name)).unwrap();
+    }
+    data
+}
+
+/// The x-axis labels of an SNR chart's SVG: the centred texts that are
+/// numbers (the y-axis labels are right-aligned, the point labels end in %).
+fn x_tick_labels(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter(|t| t.contains("text-anchor=\"middle\""))
+        .filter_map(|t| {
+            let body = t.split_once('>')?.1.split_once("</text>")?.0.trim();
+            body.parse::<f64>().is_ok().then(|| body.to_string())
+        })
+        .collect()
+}
+
+/// Ticks of the SNR chart sit at the levels measured: one level is one
+/// label, not `9 9 9 10 10 10 10 10 11 11 11`.
+#[test]
+fn eval_snr_chart_ticks_are_the_levels_measured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = ten_clips(tmp.path());
+    for (snr, ticks) in [
+        ("10", vec!["10"]),
+        ("20,0,10,2.5", vec!["0", "2.5", "10", "20"]),
+    ] {
+        let dir = tmp.path().join(format!("plots-{snr}"));
+        eval_data_ok(
+            &data,
+            &[
+                "-q",
+                "--split",
+                "all",
+                "--snr",
+                snr,
+                "--plot",
+                dir.to_str().unwrap(),
+            ],
+        );
+        let svg = std::fs::read_to_string(dir.join("snr.svg")).unwrap();
+        assert_eq!(x_tick_labels(&svg), ticks, "--snr {snr}");
+    }
+}
+
+#[test]
+fn eval_snr_rejects_levels_out_of_range() {
+    for level in ["1e308", "-51", "100.5"] {
+        cargo_bin_cmd!("digits")
+            .args(["eval", "--snr", &format!("20,{level}"), "--data"])
+            .arg(fsdd())
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(format!(
+                "digits: --snr: {level} dB is out of range; pass levels from -50 to 100 dB, \
+                 such as --snr 30,20,10,5,0\n"
+            ));
+    }
+}
+
+/// A chart that cannot be written for want of space (here the file-size
+/// limit, `ulimit -f`, which fails the write as a full disk does) is the
+/// job failing, exit 1, and leaves no empty, truncated or temporary chart.
+#[test]
+fn eval_plot_out_of_space_exits_1_and_leaves_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = ten_clips(tmp.path());
+    let dir = tmp.path().join("plots");
+    // 512 bytes at most per file; SIGXFSZ ignored, so the write fails with
+    // EFBIG instead of killing the process.
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -f 1; trap '' XFSZ; exec \"$0\" \"$@\""])
+        .arg(assert_cmd::cargo::cargo_bin!("digits"))
+        .args(["eval", "-q", "--split", "all", "--data"])
+        .arg(&data)
+        .arg("--plot")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "digits: {}: cannot write plots here (File too large (os error 27)); \
+             free some space or pass --plot another folder\n",
+            dir.join("confusion.png").display()
+        )
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no report after a failed chart");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Clips with no word in them (a muted microphone: all zeros) are left out
+/// of the score and named on stderr, as `train` leaves them out; `--json`
+/// lists them too, and stdout stays one JSON object. A folder of nothing
+/// else has nothing to score.
+#[test]
+fn eval_leaves_out_and_names_clips_with_no_word() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("m");
+    std::fs::create_dir(&data).unwrap();
+    for name in ["0_george_0.wav", "1_george_0.wav"] {
+        std::fs::copy(fsdd().join(name), data.join(name)).unwrap();
+    }
+    let muted = data.join("3_bob_0.wav");
+    std::fs::write(
+        &muted,
+        crate::util::wav_bytes(&[0.0; 16000], 8000, 1, 16, false),
+    )
+    .unwrap();
+    let note = format!(
+        "note: 1 clip holds no word (silence or steady noise) and was left out of the score: {}\n",
+        muted.display()
+    );
+    let out = cargo_bin_cmd!("digits")
+        .args(["eval", "--split", "all", "--json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), note);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(
+        (v["n"].as_u64(), v["accuracy"].as_f64()),
+        (Some(2), Some(1.0))
+    );
+    assert_eq!(
+        v["no_word"],
+        serde_json::json!([muted.display().to_string()])
+    );
+    assert_eq!(v["confusion"][3][9], 0);
+
+    let out = cargo_bin_cmd!("digits")
+        .args(["eval", "--split", "all", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), note);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("\ntest clips: 2 (all clips given; 1 with no word left out)\n"),
+        "{text}"
+    );
+
+    for name in ["0_george_0.wav", "1_george_0.wav"] {
+        std::fs::remove_file(data.join(name)).unwrap();
+    }
+    cargo_bin_cmd!("digits")
+        .args(["eval", "--split", "all", "--data"])
+        .arg(&data)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "digits: the one clip to test holds no word (silence or steady noise), so there is \
+             nothing to score; check that the recordings hold spoken digits\n",
+        );
+}

@@ -8,8 +8,12 @@ mod eval_cli;
 mod fetch;
 // `digits listen` from WAV files and (in CI) a virtual microphone.
 mod listen;
+// `digits predict`: unwritable results, the multi-word warning in --json.
+mod predict_cli;
 // The recognizer end to end on FSDD.
 mod recognition;
+// `digits train`: what --out may replace, a model that cannot be written.
+mod train_cli;
 // Real voices from Debian packages.
 mod voices;
 // Helpers shared by the modules above.

@@ -32,8 +32,8 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = EvalSplit::Official)]
     pub split: EvalSplit,
     /// Also measure accuracy with noise added at these signal-to-noise ratios
-    /// (dB, relative to each clip's power), e.g. --snr 30,20,10,5,0. The noise
-    /// is seeded: the same every run
+    /// (dB, -50 to 100, relative to each clip's power), e.g. --snr 30,20,10,5,0.
+    /// The noise is seeded: the same every run
     #[arg(
         long,
         value_delimiter = ',',
@@ -119,30 +119,43 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `--snr` values as dB; anything not a finite number is bad input.
+/// The SNR levels `--snr` accepts, in dB: -50 dB is noise 100,000 times
+/// the clip's power, 100 dB noise below the 16-bit floor; beyond them every
+/// answer is the same.
+const SNR_RANGE: std::ops::RangeInclusive<f64> = -50.0..=100.0;
+
+/// The `--snr` values as dB; anything not a number in [`SNR_RANGE`] is bad
+/// input.
 fn parse_snr(raw: &[String]) -> anyhow::Result<Vec<f64>> {
     raw.iter()
         .map(|s| {
-            s.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| {
-                    BadInput(format!(
-                        "--snr: `{s}` is not a number of decibels; pass a comma-separated list such as --snr 30,20,10,5,0"
-                    ))
-                    .into()
-                })
+            let Some(v) = s.trim().parse::<f64>().ok().filter(|v| v.is_finite()) else {
+                return Err(BadInput(format!(
+                    "--snr: `{s}` is not a number of decibels; pass a comma-separated list such as --snr 30,20,10,5,0"
+                ))
+                .into());
+            };
+            if !SNR_RANGE.contains(&v) {
+                return Err(BadInput(format!(
+                    "--snr: {s} dB is out of range; pass levels from {} to {} dB, such as --snr 30,20,10,5,0",
+                    SNR_RANGE.start(),
+                    SNR_RANGE.end()
+                ))
+                .into());
+            }
+            Ok(v)
         })
         .collect()
 }
 
-/// A bad `--plot` folder is bad input (exit 2); a drawing failure is not.
+/// A bad `--plot` folder is bad input (exit 2); a full disk or a drawing
+/// failure is the job failing (exit 1). The message names its cause
+/// already, so the chain under it is not printed again.
 fn plot_error(e: PlotError) -> anyhow::Error {
     if e.is_bad_path() {
         BadInput(e.to_string()).into()
     } else {
-        e.into()
+        anyhow::anyhow!("{e}")
     }
 }
 
@@ -187,6 +200,12 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
             )
         }
     };
+    // Clips with no word in them are left out, as `train` leaves them out.
+    let (test, no_word) = eval::without_wordless(&model.front_end, test)?;
+    let test = test.as_ref();
+    if !no_word.is_empty() {
+        note!("{}", super::no_word_note(&no_word, "left out of the score"));
+    }
     let scored = eval::score(&model, test)?;
     let kind = args.noise.kind();
     let snr = if levels.is_empty() {
@@ -232,6 +251,7 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
             json!({ "file": name, "bytes": size, "support_vectors": model.svm.n_support() });
         v["ms_per_utt"] = timing_json(&scored.timing);
         v["real_time_factor"] = json!(scored.timing.real_time_factor);
+        add_no_word_json(&mut v, &no_word);
         add_snr_json(&mut v, args, &snr);
         return Ok((format!("{v}\n"), plots));
     }
@@ -242,7 +262,12 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
         model.svm.n_support(),
         size as f64 / 1024.0
     )?;
-    writeln!(s, "test clips: {} ({label})", test.len())?;
+    writeln!(
+        s,
+        "test clips: {} ({label}{})",
+        test.len(),
+        left_out_text(&no_word, "; ", "")
+    )?;
     s += &metrics_text(&scored.metrics);
     writeln!(
         s,
@@ -265,6 +290,12 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
                 note!("fold: testing on {s}, training on the other speakers");
             }
         })?;
+    if !report.no_word.is_empty() {
+        note!(
+            "{}",
+            super::no_word_note(&report.no_word, "left out of the score")
+        );
+    }
     let (folds, pooled, snr) = (&report.folds, &report.pooled, &report.snr);
     let mean = report.mean_accuracy();
     let worst = report
@@ -302,6 +333,7 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
             .collect::<Vec<_>>());
         v["mean_accuracy"] = json!(mean);
         v["worst_accuracy"] = json!(worst.accuracy);
+        add_no_word_json(&mut v, &report.no_word);
         add_snr_json(&mut v, args, snr);
         return Ok((format!("{v}\n"), plots));
     }
@@ -323,10 +355,31 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
         100.0 * worst.accuracy,
         worst.speaker
     )?;
-    writeln!(s, "pooled over all held-out clips:")?;
+    writeln!(
+        s,
+        "pooled over all held-out clips{}:",
+        left_out_text(&report.no_word, " (", ")")
+    )?;
     s += &metrics_text(pooled);
     s += &snr_text(args, pooled.accuracy, snr);
     Ok((s, plots))
+}
+
+/// `"no_word": [file, ..]`: the clips left out of the score because no word
+/// rises in them, when there are any.
+fn add_no_word_json(v: &mut serde_json::Value, no_word: &[String]) {
+    if !no_word.is_empty() {
+        v["no_word"] = json!(no_word);
+    }
+}
+
+/// `"{before}N with no word left out{after}"` for the report, or nothing
+/// when no clip was left out.
+fn left_out_text(no_word: &[String], before: &str, after: &str) -> String {
+    match no_word.len() {
+        0 => String::new(),
+        n => format!("{before}{n} with no word left out{after}"),
+    }
 }
 
 /// `"noise"` and `"snr": [{"db": .., "accuracy": ..}, ..]`, when --snr was given.
@@ -352,7 +405,12 @@ fn snr_text(args: &EvalArgs, clean: f64, snr: &[SnrPoint]) -> String {
     let _ = writeln!(s, "-------+---------");
     let _ = writeln!(s, "{:>6} | {:>7.2}%", "clean", 100.0 * clean);
     for p in snr {
-        let _ = writeln!(s, "{:>6} | {:>7.2}%", p.db, 100.0 * p.accuracy);
+        let _ = writeln!(
+            s,
+            "{:>6} | {:>7.2}%",
+            eval::db_label(p.db),
+            100.0 * p.accuracy
+        );
     }
     s
 }

@@ -97,13 +97,36 @@ pub fn round(v: f64, places: i32) -> f64 {
 #[error("{0}")]
 pub struct BadInput(pub String);
 
-/// Exit code 2 for bad input anywhere in the chain, 1 otherwise.
+/// The `note:` line naming clips in which no word rises (silence, hiss),
+/// which `train` and `eval` leave out; `what` ends the sentence ("left out",
+/// "left out of the score"). Five names at most, then how many more.
+pub fn no_word_note(names: &[String], what: &str) -> String {
+    let n = names.len();
+    let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+    let more = n - shown.len();
+    format!(
+        "note: {n} {} no word (silence or steady noise) and {} {what}: {}{}",
+        if n == 1 { "clip holds" } else { "clips hold" },
+        if n == 1 { "was" } else { "were" },
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// Exit code 2 for bad input anywhere in the chain, 1 otherwise (a model or
+/// chart that could not be written for want of disk space is the job
+/// failing, 1).
 pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     let bad_input = err.chain().any(|e| {
         e.is::<BadInput>()
             || e.is::<digits::audio::AudioError>()
             || e.is::<digits::data::DataError>()
-            || e.is::<digits::model::ModelError>()
+            || e.downcast_ref::<digits::model::ModelError>()
+                .is_some_and(|m| m.is_bad_input())
             || e.is::<digits::features::FeatureError>()
             || e.is::<digits::eval::EvalError>()
             || e.downcast_ref::<digits::listen::ListenError>()
@@ -132,5 +155,34 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_model_that_cannot_be_written_for_want_of_space_exits_1() {
+        let write = |errno| {
+            anyhow::Error::from(digits::model::ModelError::Write {
+                path: "x.model".into(),
+                source: std::io::Error::from_raw_os_error(errno),
+            })
+            .context("saving the model")
+        };
+        assert_eq!(exit_code_for(&write(28)), ExitCode::from(EXIT_FAILED));
+        assert_eq!(exit_code_for(&write(13)), ExitCode::from(EXIT_BAD_INPUT));
+        let corrupt = anyhow::Error::from(digits::model::ModelError::NotAModel("x".into()));
+        assert_eq!(exit_code_for(&corrupt), ExitCode::from(EXIT_BAD_INPUT));
+    }
+
+    #[test]
+    fn the_no_word_note_names_five_clips_at_most() {
+        let names: Vec<String> = (0..7).map(|i| format!("{i}_x_0.wav")).collect();
+        assert_eq!(
+            no_word_note(&names[..1], "left out"),
+            "note: 1 clip holds no word (silence or steady noise) and was left out: 0_x_0.wav"
+        );
+        assert_eq!(
+            no_word_note(&names, "left out of the score"),
+            "note: 7 clips hold no word (silence or steady noise) and were left out of the score: \
+             0_x_0.wav, 1_x_0.wav, 2_x_0.wav, 3_x_0.wav, 4_x_0.wav and 2 more"
+        );
     }
 }

@@ -14,6 +14,9 @@ use serde_json::json;
 
 use super::{round, BadInput, EXIT_BAD_INPUT};
 
+/// What a failed write of the results was doing (as `say!` puts it).
+const WRITING: &str = "writing the results to standard output";
+
 #[derive(Debug, clap::Args)]
 pub struct PredictArgs {
     /// WAV files to classify; `-` reads one WAV from standard input
@@ -72,32 +75,44 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
                 ))
                 .into());
             }
-            // One digit per file: say so when the file sounds like more.
-            if let Ok(n @ 2..) = Vad::count_in(&a.samples, a.sample_rate) {
-                note!(
-                    "digits: {}: warning: this sounds like {n} words, and predict names one digit per file; for a digit string use `digits listen --auto --fast --from-wav FILE`",
-                    input.name()
-                );
-            }
-            Ok(p)
+            // One digit per file: say so when the file sounds like more
+            // (and with --json, in the object: `"words": n`).
+            let words = match Vad::count_in(&a.samples, a.sample_rate) {
+                Ok(n @ 2..) => {
+                    note!(
+                        "digits: {}: warning: this sounds like {n} words, and predict names one digit per file; for a digit string use `digits listen --auto --fast --from-wav FILE`",
+                        input.name()
+                    );
+                    n
+                }
+                _ => 1,
+            };
+            Ok((p, words))
         });
         let ms = started.elapsed().as_secs_f64() * 1e3;
-        match result {
-            Ok(p) => writeln!(out, "{}", line(&name, &p, args.top as usize, ms, args.json))?,
+        let printed = match result {
+            Ok((p, words)) => {
+                let text = line(&name, &p, args.top as usize, ms, args.json, words);
+                writeln!(out, "{text}")
+            }
             Err(e) => {
                 failed += 1;
-                if args.json {
+                let printed = if args.json {
                     writeln!(
                         out,
                         "{}",
                         json!({ "file": name, "error": format!("{e:#}") })
-                    )?;
-                }
+                    )
+                } else {
+                    Ok(())
+                };
                 note!("digits: {e:#}");
+                printed
             }
-        }
+        };
+        printed.context(WRITING)?;
     }
-    out.flush()?;
+    out.flush().context(WRITING)?;
     if failed > 0 {
         note!(
             "digits: {failed} of {} files could not be classified",
@@ -161,21 +176,26 @@ impl<'a> Input<'a> {
     }
 }
 
-fn line(name: &str, p: &Prediction, top: usize, ms: f64, as_json: bool) -> String {
+/// One result line; `words` is how many words the file sounds like (more
+/// than one: `"words"` in the JSON object, as the warning on stderr says).
+fn line(name: &str, p: &Prediction, top: usize, ms: f64, as_json: bool, words: usize) -> String {
     if as_json {
         let top: Vec<_> = p
             .top(top.max(1))
             .iter()
             .map(|&(d, s)| json!([d, round(f64::from(s), 4)]))
             .collect();
-        return json!({
+        let mut v = json!({
             "file": name,
             "digit": p.digit,
             "confidence": round(f64::from(p.confidence), 4),
             "top": top,
             "ms": round(ms, 3),
-        })
-        .to_string();
+        });
+        if words > 1 {
+            v["words"] = json!(words);
+        }
+        return v.to_string();
     }
     let mut s = format!("{name}: {} ({:.2})", p.digit, p.confidence);
     if top > 1 {

@@ -20,7 +20,8 @@ pub struct TrainArgs {
     /// Which clips to train on: the official training split (takes 5-49) or all
     #[arg(long, value_enum, default_value_t = TrainSplit::Official)]
     pub split: TrainSplit,
-    /// Where to write the model
+    /// Where to write the model (an existing file is replaced only if it is
+    /// a digits model)
     #[arg(long, short, default_value = "digits.model")]
     pub out: PathBuf,
     /// SVM soft-margin penalty C [default: 2]
@@ -150,20 +151,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     })?;
     fits.finish_and_clear();
     if !report.no_word.is_empty() {
-        let shown: Vec<&str> = report.no_word.iter().take(5).map(String::as_str).collect();
-        let more = report.no_word.len() - shown.len();
-        let n = report.no_word.len();
-        note!(
-            "note: {n} {} no word (silence or steady noise) and {} left out: {}{}",
-            if n == 1 { "clip holds" } else { "clips hold" },
-            if n == 1 { "was" } else { "were" },
-            shown.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        );
+        note!("{}", super::no_word_note(&report.no_word, "left out"));
     }
     report
         .model

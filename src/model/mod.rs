@@ -75,6 +75,39 @@ pub enum ModelError {
 
 pub type Result<T> = std::result::Result<T, ModelError>;
 
+impl ModelError {
+    /// True when the input is at fault (a missing, corrupt or foreign file,
+    /// a path that cannot be a model, a bad setting or data): exit 2. False
+    /// when the job itself failed, e.g. the disk filled up while the model
+    /// was written: exit 1.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Read { source, .. } | Self::Write { source, .. } => !is_job_failure(source),
+            _ => true,
+        }
+    }
+}
+
+/// True for an I/O error that says the machine failed the job, not that the
+/// path was wrong: a full disk or quota, a file over the size limit, a device
+/// error. Permission denied, a missing folder, a read-only file system and
+/// the like are the path's fault (bad input).
+pub fn is_job_failure(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    /// EIO on Linux, macOS and the BSDs; its `ErrorKind` is not stable.
+    const EIO: i32 = 5;
+    matches!(
+        err.kind(),
+        K::StorageFull
+            | K::QuotaExceeded
+            | K::FileTooLarge
+            | K::WriteZero
+            | K::Interrupted
+            | K::OutOfMemory
+            | K::TimedOut
+    ) || (cfg!(unix) && err.raw_os_error() == Some(EIO))
+}
+
 /// A linear projection after scaling (e.g. PCA): `y = W (x − mean)`.
 /// Stored with 8-bit weights (one scale per output row); [`Projection::quantized`]
 /// applies the same rounding in memory.
@@ -389,7 +422,8 @@ impl ModelFile {
 }
 
 /// Where [`ModelFile::save`] writes for `path`: the file itself, or the file
-/// a symbolic link points to; never a folder or a device.
+/// a symbolic link points to; never a folder or a device, nor a file that
+/// is not a model (empty files excepted).
 fn save_target(path: &Path) -> Result<std::path::PathBuf> {
     let refuse = |reason: String| ModelError::Destination {
         path: path.display().to_string(),
@@ -400,25 +434,60 @@ fn save_target(path: &Path) -> Result<std::path::PathBuf> {
         Ok(m) if !m.is_file() => Err(refuse(
             "it is not a regular file (a device or a pipe); pass a file path".into(),
         )),
-        Ok(_) => std::fs::canonicalize(path).map_err(|source| ModelError::Write {
-            path: path.display().to_string(),
-            source,
-        }),
+        Ok(_) => {
+            let write_err = |source| ModelError::Write {
+                path: path.display().to_string(),
+                source,
+            };
+            let target = std::fs::canonicalize(path).map_err(write_err)?;
+            // A recording, a text file, anything else: not ours to replace
+            // (`--out data/0_george_5.wav` would destroy a training clip).
+            if !holds_a_model_or_nothing(&target).map_err(write_err)? {
+                return Err(refuse(
+                    "it exists and is not a digits model; choose another path or remove it first"
+                        .into(),
+                ));
+            }
+            Ok(target)
+        }
         Err(_) => {
             let parent = match path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p,
                 _ => Path::new("."),
             };
             if parent.is_dir() {
-                Ok(path.to_path_buf())
-            } else {
-                Err(refuse(format!(
+                return Ok(path.to_path_buf());
+            }
+            // The nearest part of the path that exists: a file there (`a.wav`
+            // in `a.wav/x.model`) is the problem, not a missing folder.
+            let existing = parent
+                .ancestors()
+                .filter(|a| !a.as_os_str().is_empty())
+                .find(|a| std::fs::metadata(a).is_ok());
+            match existing {
+                Some(a) if !a.is_dir() => Err(refuse(format!(
+                    "{} is not a folder; pass a path inside a folder",
+                    a.display()
+                ))),
+                _ => Err(refuse(format!(
                     "its folder {} does not exist; create it first",
                     parent.display()
-                )))
+                ))),
             }
         }
     }
+}
+
+/// True when the file at `path` is a digits model (it starts with [`MAGIC`];
+/// any format version, even a corrupt one) or is empty: the files `train`
+/// may replace.
+fn holds_a_model_or_nothing(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut head = Vec::with_capacity(MAGIC.len());
+    std::fs::File::open(path)?
+        .take(MAGIC.len() as u64)
+        .read_to_end(&mut head)?;
+    Ok(head.is_empty() || head == MAGIC)
 }
 
 /// `x.model` → `x.model.partial`, beside it.
@@ -566,5 +635,78 @@ mod tests {
         assert_eq!(rec.classify_features(), first);
         assert_eq!(rec.features, pooled, "the pooled vector is left as it was");
         assert_eq!(first.digit, 8);
+    }
+
+    #[test]
+    fn a_full_disk_is_a_failed_job_a_bad_path_or_file_is_bad_input() {
+        let write = |errno| ModelError::Write {
+            path: "x.model".into(),
+            source: std::io::Error::from_raw_os_error(errno),
+        };
+        // ENOSPC, EDQUOT, EFBIG, EIO: the job failed (exit 1).
+        for errno in [28, 122, 27, 5] {
+            assert!(!write(errno).is_bad_input(), "errno {errno}");
+        }
+        // EACCES, ENOENT, EROFS: the path given is at fault (exit 2).
+        for errno in [13, 2, 30] {
+            assert!(write(errno).is_bad_input(), "errno {errno}");
+        }
+        assert!(ModelError::NotAModel("x".into()).is_bad_input());
+        assert!(ModelError::Destination {
+            path: "x.wav".into(),
+            reason: "it exists and is not a digits model".into()
+        }
+        .is_bad_input());
+        assert!(ModelError::Corrupt {
+            path: "x".into(),
+            reason: "no checksum".into()
+        }
+        .is_bad_input());
+    }
+
+    #[test]
+    fn save_replaces_a_model_or_an_empty_file_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = ModelFile::embedded().unwrap();
+        let (empty, old, wav) = (
+            dir.path().join("empty"),
+            dir.path().join("old.model"),
+            dir.path().join("0_george_5.wav"),
+        );
+        std::fs::write(&empty, b"").unwrap();
+        // Another format version, truncated: still a digits model.
+        std::fs::write(&old, b"DIGITSMD\x02\0\0\0").unwrap();
+        let recording = b"RIFF\x24\0\0\0WAVEfmt ";
+        std::fs::write(&wav, recording).unwrap();
+        for path in [&empty, &old] {
+            ModelFile::check_destination(path).unwrap();
+            model.save(path).unwrap();
+            assert_eq!(ModelFile::load(path).unwrap(), model);
+        }
+        for refused in [
+            ModelFile::check_destination(&wav).unwrap_err(),
+            model.save(&wav).unwrap_err(),
+        ] {
+            assert_eq!(
+                refused.to_string(),
+                format!(
+                    "cannot write model {}: it exists and is not a digits model; \
+                     choose another path or remove it first",
+                    wav.display()
+                )
+            );
+        }
+        assert_eq!(std::fs::read(&wav).unwrap(), recording, "left as it was");
+        let inside = wav.join("sub/x.model");
+        assert_eq!(
+            ModelFile::check_destination(&inside)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "cannot write model {}: {} is not a folder; pass a path inside a folder",
+                inside.display(),
+                wav.display()
+            )
+        );
     }
 }

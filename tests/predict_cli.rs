@@ -1,0 +1,84 @@
+//! `digits predict` through the binary: what it says when its results
+//! cannot be written, and the multi-word warning in `--json`.
+
+use crate::util::{digits_cmd, recordings, wav_bytes};
+
+/// Results that cannot be written (a full disk) name what was being
+/// written, as `eval` and `train` do, and exit 1.
+#[test]
+fn predict_to_a_full_disk_says_what_it_was_writing() {
+    for json in [false, true] {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("digits"));
+        cmd.arg("predict");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd
+            .arg(recordings().join("7_theo_0.wav"))
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "--json {json}");
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            "digits: writing the results to standard output: No space left on device (os error 28)\n",
+            "--json {json}"
+        );
+    }
+}
+
+/// A file that sounds like several words says so in its JSON object too
+/// (`"words": 2`), beside the fields it always has; a single word has no
+/// `words` field.
+#[test]
+fn predict_json_counts_the_words_of_a_multi_word_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |n: &str| {
+        digits::audio::read_wav(&recordings().join(n))
+            .unwrap()
+            .samples
+    };
+    let mut two = read("7_theo_0.wav");
+    two.extend(std::iter::repeat_n(0.0, 4000));
+    two.extend(read("3_lucas_1.wav"));
+    std::fs::write(
+        dir.path().join("two.wav"),
+        wav_bytes(&two, 8000, 1, 16, false),
+    )
+    .unwrap();
+    let one = recordings().join("7_theo_0.wav");
+    let out = digits_cmd()
+        .current_dir(dir.path())
+        .args(["predict", "--json", "two.wav"])
+        .arg(&one)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(lines[0]["file"], "two.wav");
+    assert_eq!(lines[0]["words"], 2);
+    assert_eq!(
+        keys(&lines[0]),
+        ["confidence", "digit", "file", "ms", "top", "words"]
+    );
+    assert_eq!(lines[1]["file"], one.display().to_string());
+    assert_eq!(
+        keys(&lines[1]),
+        ["confidence", "digit", "file", "ms", "top"]
+    );
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "digits: two.wav: warning: this sounds like 2 words, and predict names one digit per file; \
+         for a digit string use `digits listen --auto --fast --from-wav FILE`\n"
+    );
+}
