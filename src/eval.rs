@@ -16,8 +16,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use crate::audio::{AudioError, MODEL_RATE};
 use crate::augment::{make_noise, mix_at_snr, NoiseKind};
 use crate::data::{Clip, DataError, Dataset};
-use crate::features::endpoint::MIN_WORD_RISE_DB;
-use crate::features::{Conditioner, FeatureError, FrameExtractor, FrontEndConfig};
+use crate::features::{Conditioner, FrontEndConfig};
 use crate::model::{ModelError, ModelFile, Recognizer, N_CLASSES};
 
 /// Errors from evaluating.
@@ -131,40 +130,18 @@ pub struct Scored {
     pub predicted: Vec<u8>,
 }
 
-/// `clips` without those in which no word rises above the background
-/// (silence, hiss, a muted microphone), and the `origin`s of those left out.
-/// `predict` refuses such a file and `train` leaves it out; scoring it would
-/// count the model's guess at noise as a hit or a miss for the digit the
-/// file name claims. The test is `train`'s: the front end `config` finds
-/// the word, and it must rise [`MIN_WORD_RISE_DB`] or more.
+/// `clips` without those in which no word rises above the background, and
+/// the `origin`s of those left out: [`crate::model::train::without_wordless`],
+/// the test `train` and `predict` apply. An error when no clip is left.
 pub fn without_wordless<'a>(
     config: &FrontEndConfig,
     clips: &'a [Clip],
 ) -> Result<(Cow<'a, [Clip]>, Vec<String>)> {
-    let mut fx = FrameExtractor::new(config).map_err(ModelError::from)?;
-    let mut frames = Vec::new();
-    let mut heard = Vec::with_capacity(clips.len());
-    for c in clips {
-        heard.push(match fx.frames(&c.samples, c.sample_rate, &mut frames) {
-            Ok(_) => fx.word_rise_db() >= MIN_WORD_RISE_DB,
-            Err(FeatureError::Empty) => false,
-            Err(e) => return Err(ModelError::from(e).into()),
-        });
-    }
-    if heard.iter().all(|&h| h) {
-        return Ok((Cow::Borrowed(clips), Vec::new()));
-    }
-    let (kept, left_out): (Vec<_>, Vec<_>) = clips.iter().zip(&heard).partition(|(_, &h)| h);
+    let (kept, left_out) = crate::model::train::without_wordless(config, clips)?;
     if kept.is_empty() {
         return Err(EvalError::NoWord { n: clips.len() });
     }
-    Ok((
-        Cow::Owned(kept.into_iter().map(|(c, _)| c.clone()).collect()),
-        left_out
-            .into_iter()
-            .map(|(c, _)| c.origin.clone())
-            .collect(),
-    ))
+    Ok((kept, left_out))
 }
 
 /// An SNR level as tables and charts show it: at most two decimals, no

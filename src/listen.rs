@@ -76,7 +76,7 @@ pub enum ListenError {
     Stream(String),
     #[error("invalid listen setting: {0}")]
     Config(String),
-    #[error("writing the results failed: {0}")]
+    #[error("writing the results to standard output")]
     Output(#[from] std::io::Error),
 }
 

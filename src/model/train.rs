@@ -7,6 +7,7 @@
 //! the test set; augmented copies stay on their original's side), a final
 //! fit on everything, and Platt calibration on the validation decisions.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use ndarray::{Array2, Axis};
@@ -20,7 +21,7 @@ use super::{rank, FeatureWeights, ModelError, ModelFile, Projection, Result, Tra
 use crate::audio::MODEL_RATE;
 use crate::augment::{perturb, AugmentConfig};
 use crate::data::{stratified_indices, Clip, Dataset};
-use crate::features::endpoint::MIN_WORD_RISE_DB;
+use crate::features::endpoint::{word_rise_db, MIN_WORD_RISE_DB};
 use crate::features::{
     Conditioner, FeatureError, FrameExtractor, FrontEnd, FrontEndConfig, Standardizer,
 };
@@ -281,7 +282,11 @@ pub fn train(
     if data.is_empty() {
         return Err(ModelError::TrainingData("no training clips".into()));
     }
-    let (data, no_word) = without_wordless_clips(data, &opts.front_end)?;
+    let (clips, no_word) = without_wordless(&opts.front_end, &data.clips)?;
+    let data = match clips {
+        Cow::Borrowed(_) => Cow::Borrowed(data),
+        Cow::Owned(clips) => Cow::Owned(Dataset { clips }),
+    };
     let data = data.as_ref();
     if data.is_empty() {
         return Err(ModelError::TrainingData(format!(
@@ -429,32 +434,37 @@ pub fn train(
     })
 }
 
-/// `data` without the clips in which no word rises above the background
-/// (`predict` refuses such a file): a clip of silence or hiss labelled 3
-/// would teach the model that noise is a 3. Returns what was left out.
-fn without_wordless_clips<'a>(
-    data: &'a Dataset,
+/// `clips` without those in which no word rises above the background
+/// (silence, hiss, a muted microphone), and the `origin`s of those left out.
+/// `predict` refuses such a file; in training a clip of hiss labelled 3
+/// would teach the model that noise is a 3, and in evaluation the model's
+/// guess at noise would count as a hit or a miss for the digit the file
+/// name claims. The word must rise [`MIN_WORD_RISE_DB`] or more, as
+/// `predict` asks, measured on the clip as the front end `config` hears it.
+pub fn without_wordless<'a>(
     config: &FrontEndConfig,
-) -> Result<(std::borrow::Cow<'a, Dataset>, Vec<String>)> {
-    let mut fx = FrameExtractor::new(config)?;
-    let mut frames = Vec::new();
-    let mut keep = Vec::with_capacity(data.len());
-    for c in &data.clips {
-        let heard = match fx.frames(&c.samples, c.sample_rate, &mut frames) {
-            Ok(_) => fx.word_rise_db() >= MIN_WORD_RISE_DB,
-            Err(FeatureError::Empty) => false,
-            Err(e) => return Err(e.into()),
-        };
-        keep.push(heard);
+    clips: &'a [Clip],
+) -> Result<(Cow<'a, [Clip]>, Vec<String>)> {
+    let mut conditioner = Conditioner::new();
+    let mut scratch = Vec::new();
+    let mut heard = Vec::with_capacity(clips.len());
+    for c in clips {
+        if c.samples.is_empty() {
+            heard.push(false);
+            continue;
+        }
+        let at_8k = conditioner
+            .condition(&c.samples, c.sample_rate)
+            .map_err(FeatureError::from)?;
+        let rise = word_rise_db(&config.endpoint, at_8k, MODEL_RATE, &mut scratch);
+        heard.push(rise >= MIN_WORD_RISE_DB);
     }
-    if keep.iter().all(|&k| k) {
-        return Ok((std::borrow::Cow::Borrowed(data), Vec::new()));
+    if heard.iter().all(|&h| h) {
+        return Ok((Cow::Borrowed(clips), Vec::new()));
     }
-    let (kept, left_out): (Vec<_>, Vec<_>) = data.clips.iter().zip(&keep).partition(|(_, &k)| k);
+    let (kept, left_out): (Vec<_>, Vec<_>) = clips.iter().zip(&heard).partition(|(_, &h)| h);
     Ok((
-        std::borrow::Cow::Owned(Dataset {
-            clips: kept.into_iter().map(|(c, _)| c.clone()).collect(),
-        }),
+        Cow::Owned(kept.into_iter().map(|(c, _)| c.clone()).collect()),
         left_out
             .into_iter()
             .map(|(c, _)| c.origin.clone())
