@@ -44,13 +44,6 @@ pub enum PlotError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// Writing the PNG failed, where plotters names no I/O error to
-    /// classify (the folder took a test file, so the disk is the likelier
-    /// culprit than the path).
-    #[error(
-        "{path}: cannot write the chart ({reason}); free some space or pass --plot another folder"
-    )]
-    Save { path: PathBuf, reason: String },
     #[error("{path}: drawing the chart failed ({reason}); this is a bug, please report it")]
     Draw { path: PathBuf, reason: String },
     #[error(
@@ -66,7 +59,7 @@ impl PlotError {
         match self {
             Self::CreateDir { .. } => true,
             Self::Write { source, .. } => !crate::model::is_job_failure(source),
-            Self::Save { .. } | Self::Draw { .. } | Self::Font => false,
+            Self::Draw { .. } | Self::Font => false,
         }
     }
 }
@@ -193,36 +186,35 @@ fn render(dir: &Path, stem: &str, size: (u32, u32), chart: &Chart) -> Result<Vec
 }
 
 /// Draws `chart` as a PNG into `tmp`; errors name `path`, the file meant.
-fn write_png(tmp: &Path, path: &Path, size: (u32, u32), chart: &Chart) -> Result<()> {
-    // plotters reports a failed PNG write only as a debug string, so find
-    // out first, with a clear error, whether the file can be created.
-    std::fs::File::create(tmp).map_err(|source| PlotError::Write {
+/// The pixels are drawn and encoded in memory and written with `std::fs`,
+/// so a failed write is an [`std::io::Error`] like any other (plotters' own
+/// PNG writer reports one only as text).
+fn write_png(tmp: &Path, path: &Path, (w, h): (u32, u32), chart: &Chart) -> Result<()> {
+    let draw_error = |reason: String| PlotError::Draw {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let area = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let drawn = draw(&area, chart).and_then(|()| Ok(area.present()?));
+        drawn.map_err(|e| draw_error(e.to_string()))?;
+    }
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&rgb))
+        .map_err(|e| draw_error(e.to_string()))?;
+    std::fs::write(tmp, bytes).map_err(|source| PlotError::Write {
         path: path.to_path_buf(),
         source,
-    })?;
-    let area = BitMapBackend::new(tmp, size).into_drawing_area();
-    draw(&area, chart).map_err(|e| PlotError::Draw {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    // Drawn in memory; presenting encodes and writes the file, so a
-    // failure here is the write's.
-    area.present().map_err(|e| {
-        let text = e.to_string();
-        match os_error_in(&text) {
-            Some(source) => PlotError::Write {
-                path: path.to_path_buf(),
-                source,
-            },
-            None => PlotError::Save {
-                path: path.to_path_buf(),
-                reason: text,
-            },
-        }
     })
 }
 
-/// Draws `chart` as SVG text and writes it into `tmp`; errors name `path`.
+/// Draws `chart` as an SVG into `tmp`; errors name `path`, the file meant.
 fn write_svg(tmp: &Path, path: &Path, size: (u32, u32), chart: &Chart) -> Result<()> {
     let mut text = String::new();
     {
@@ -237,14 +229,6 @@ fn write_svg(tmp: &Path, path: &Path, size: (u32, u32), chart: &Chart) -> Result
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// The OS error in plotters' debug text of a failed PNG write (`…
-/// "No space left on device (os error 28)" …`), as an [`std::io::Error`].
-fn os_error_in(text: &str) -> Option<std::io::Error> {
-    let at = text.rfind("(os error ")? + "(os error ".len();
-    let code = text[at..].split(')').next()?.parse().ok()?;
-    Some(std::io::Error::from_raw_os_error(code))
 }
 
 fn register_font() -> Result<()> {

@@ -382,7 +382,7 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
          digits: text.wav: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
          digits: muted.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: dither.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
-         digits: hiss.wav: no word heard (its loudest 50 ms is 1.5 dB above the background, a word rises 3 dB or more); check that the recording holds a spoken digit\n\
+         digits: hiss.wav: no word heard (its loudest 50 ms is 1.8 dB above the background, a word rises 3 dB or more); check that the recording holds a spoken digit\n\
          digits: blip.wav: too short to hold a word (10 ms of audio; a spoken digit lasts a few hundred ms)\n\
          digits: 7 of 8 files could not be classified\n"
     );
