@@ -1,10 +1,11 @@
 //! Audio input: every way samples enter `digits` ends here as mono `f32` at
 //! the model's rate.
 //!
-//! This module owns WAV decoding (hound: 8/16/24/32-bit integer PCM and
-//! 32-bit float; symphonia for the WAV encodings hound lacks: μ-law, A-law,
-//! IMA and Microsoft ADPCM, 64-bit float; any channel count, downmixed to
-//! mono), the checks that turn a bad file into one clear error, and
+//! This module owns WAV decoding (hound reads the header and 32-bit float,
+//! integer PCM of up to 32 bits in containers of 1 to 4 bytes is read
+//! straight from the data chunk, symphonia decodes the WAV encodings hound
+//! lacks: μ-law, A-law, IMA and Microsoft ADPCM, 64-bit float; any channel
+//! count, downmixed to mono), the checks that turn a bad file into one clear error, and
 //! resampling to [`MODEL_RATE`] with rubato.
 //! Feature extraction (`features`) never sees anything but the output of
 //! [`Resampler8k`], so training, evaluation, `predict` and `listen` all hear
@@ -196,24 +197,10 @@ fn decode_hound(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
     let spec = reader.spec();
     check_spec(spec.sample_rate, spec.channels)?;
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        // The common case (FSDD, most microphones) straight from the bytes:
-        // hound's per-sample reader costs more than the whole front end.
-        (hound::SampleFormat::Int, 16) if block_align(bytes) == Some(2 * spec.channels) => {
-            pcm16(reader, bytes)?
-        }
         (hound::SampleFormat::Float, 32) => collect(reader.into_samples::<f32>(), |s| s)?,
-        (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
-            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            collect(reader.into_samples::<i32>(), |s| s as f32 * scale)?
-        }
-        (format, bits) => {
-            return Err(AudioError::Unsupported(format!(
-                "{bits}-bit {}",
-                match format {
-                    hound::SampleFormat::Float => "float",
-                    hound::SampleFormat::Int => "integer",
-                }
-            )))
+        (hound::SampleFormat::Int, valid) => pcm(reader, bytes, spec.channels, valid)?,
+        (hound::SampleFormat::Float, bits) => {
+            return Err(AudioError::Unsupported(format!("{bits}-bit float")))
         }
     };
     Ok((interleaved, spec.channels as usize, spec.sample_rate))
@@ -417,21 +404,110 @@ fn block_align(bytes: &[u8]) -> Option<u16> {
     fmt_field(bytes, 12)
 }
 
-/// 16-bit little-endian PCM from the data chunk hound has just located.
-fn pcm16(reader: hound::WavReader<Cursor<&[u8]>>, bytes: &[u8]) -> Result<Vec<f32>> {
+/// Integer PCM from the data chunk hound has just located, read straight
+/// from the bytes (hound's per-sample reader costs more than the whole
+/// front end, and reads 24 valid bits in a 32-bit container from the wrong
+/// end). Each sample is scaled by its valid bits: `valid` (hound's
+/// `bits_per_sample`: `wValidBitsPerSample` of an extensible header, or
+/// `wBitsPerSample`) of a container of `nBlockAlign / nChannels` bytes.
+fn pcm(
+    reader: hound::WavReader<Cursor<&[u8]>>,
+    bytes: &[u8],
+    channels: u16,
+    valid: u16,
+) -> Result<Vec<f32>> {
     let n = reader.len() as usize;
     let start = reader.into_inner().position() as usize;
-    let data = bytes.get(start..).unwrap_or_default();
-    if data.len() < 2 * n {
-        return Err(AudioError::Corrupt(format!(
-            "the data chunk declares {n} samples, the file holds {}",
-            data.len() / 2
+    let width = usize::from(block_align(bytes).unwrap_or(0) / channels.max(1));
+    if width == 0 {
+        return Err(AudioError::Corrupt(
+            "nBlockAlign is smaller than nChannels".into(),
+        ));
+    }
+    if width > 4 {
+        return Err(AudioError::Unsupported(format!(
+            "{}-bit integer",
+            8 * width as u32
         )));
     }
-    Ok(data[..2 * n]
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
-        .collect())
+    let data = bytes.get(start..).unwrap_or_default();
+    if data.len() / width < n {
+        return Err(AudioError::Corrupt(format!(
+            "the data chunk declares {n} samples, the file holds {}",
+            data.len() / width
+        )));
+    }
+    let data = &data[..n * width];
+    let pad = (8 * width as u32).saturating_sub(u32::from(valid));
+    let extensible = fmt_field(bytes, 0) == Some(0xFFFE);
+    // Shifting a container left by its pad bits moves valid bits kept at
+    // its bottom to the top, where the scale expects them.
+    let shift = if pad > 0 && valid_bits_at_bottom(data, width, pad, extensible) {
+        pad
+    } else {
+        0
+    };
+    Ok(match width {
+        1 => scaled::<1>(data, shift),
+        2 => scaled::<2>(data, shift),
+        3 => scaled::<3>(data, shift),
+        _ => scaled::<4>(data, shift),
+    })
+}
+
+/// Every `W`-byte container of `data` at the top of an `i32`, shifted left
+/// by `shift`, scaled to [-1, 1]. One copy per width, so that each loop
+/// knows its width (one loop for all widths took 14 times as long).
+fn scaled<const W: usize>(data: &[u8], shift: u32) -> Vec<f32> {
+    let scale = 1.0 / 2_147_483_648.0;
+    data.as_chunks::<W>()
+        .0
+        .iter()
+        .map(|c| (at_top(c) << shift) as f32 * scale)
+        .collect()
+}
+
+/// A little-endian integer container of 1 to 4 bytes at the top of an
+/// `i32` (8-bit WAV samples are unsigned, the rest signed), so that every
+/// width has the same scale, 2³¹.
+fn at_top(container: &[u8]) -> i32 {
+    match *container {
+        [a] => i32::from_le_bytes([0, 0, 0, a ^ 0x80]),
+        [a, b] => i32::from_le_bytes([0, 0, a, b]),
+        [a, b, c] => i32::from_le_bytes([0, a, b, c]),
+        [a, b, c, d] => i32::from_le_bytes([a, b, c, d]),
+        _ => 0,
+    }
+}
+
+/// Whether samples narrower than their container (`pad` unused bits) sit
+/// at its bottom. WAVE_FORMAT_EXTENSIBLE puts them at the top, the low bits
+/// zero (Microsoft's definition of `wValidBitsPerSample`), but hound's own
+/// writer puts them at the bottom, the top bits zero (some capture code
+/// fills them with copies of the sign instead). A plain
+/// PCM header with 24 bits in 4 bytes is ALSA's `S24_LE` (`arecord`), also
+/// at the bottom. When the data can only be read one way (bits used below
+/// the top `valid` ones, or above the bottom ones), it is read that way;
+/// when either would do (quiet audio, or none), the header's convention
+/// decides.
+fn valid_bits_at_bottom(data: &[u8], width: usize, pad: u32, extensible: bool) -> bool {
+    let (mut low_used, mut high_used) = (false, false);
+    for c in data.chunks_exact(width) {
+        let v = at_top(c);
+        // The pad bits at the bottom of the container, and the pad bits at
+        // its top with the valid bits' sign bit below them.
+        low_used |= (v as u32 >> (32 - 8 * width as u32)) & ((1 << pad) - 1) != 0;
+        let top = v >> (31 - pad);
+        high_used |= top != 0 && top != -1 && (v as u32 >> (32 - pad)) != 0;
+        if low_used && high_used {
+            break;
+        }
+    }
+    match (low_used, high_used) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => !extensible,
+    }
 }
 
 fn collect<S>(
@@ -587,5 +663,149 @@ mod tests {
             w.write_sample(-128i8).unwrap();
         });
         assert_eq!(decode_wav(&bytes).unwrap().samples, vec![0.5, -1.0]);
+    }
+
+    /// A mono 8 kHz integer PCM WAV of the given containers (`width` bytes
+    /// each, little-endian): under WAVE_FORMAT_EXTENSIBLE with
+    /// `wBitsPerSample` = 8 × `width` and `wValidBitsPerSample` = `valid`,
+    /// or under a plain PCM header with `wBitsPerSample` = `valid` (as
+    /// `arecord -f S24_LE` writes 24 bits in 4 bytes).
+    fn int_wav(extensible: bool, width: u16, valid: u16, containers: &[u32]) -> Vec<u8> {
+        let mut fmt = Vec::new();
+        fmt.extend_from_slice(&(if extensible { 0xFFFEu16 } else { 1 }).to_le_bytes());
+        fmt.extend_from_slice(&1u16.to_le_bytes());
+        fmt.extend_from_slice(&8000u32.to_le_bytes());
+        fmt.extend_from_slice(&(8000 * u32::from(width)).to_le_bytes());
+        fmt.extend_from_slice(&width.to_le_bytes());
+        if extensible {
+            fmt.extend_from_slice(&(8 * width).to_le_bytes());
+            fmt.extend_from_slice(&22u16.to_le_bytes());
+            fmt.extend_from_slice(&valid.to_le_bytes());
+            fmt.extend_from_slice(&4u32.to_le_bytes());
+            // KSDATAFORMAT_SUBTYPE_PCM
+            fmt.extend_from_slice(&[
+                1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71,
+            ]);
+        } else {
+            fmt.extend_from_slice(&valid.to_le_bytes());
+        }
+        let data: Vec<u8> = containers
+            .iter()
+            .flat_map(|c| c.to_le_bytes()[..usize::from(width)].to_vec())
+            .collect();
+        let mut body = b"WAVEfmt ".to_vec();
+        body.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
+        body.extend_from_slice(&fmt);
+        body.extend_from_slice(b"data");
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&data);
+        let mut wav = b"RIFF".to_vec();
+        wav.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        wav.extend_from_slice(&body);
+        wav
+    }
+
+    /// Full scale both ways, a value using every bit, -1 and 0, as `valid`-bit
+    /// integers, and what they decode to.
+    fn signal(valid: u16) -> (Vec<i32>, Vec<f32>) {
+        let max = ((1i64 << (valid - 1)) - 1) as i32;
+        let values = vec![max, -max - 1, 0x0123_4567 >> (32 - valid), -1, 0];
+        let scale = 1.0 / (1u64 << (valid - 1)) as f32;
+        let expected = values.iter().map(|&v| v as f32 * scale).collect();
+        (values, expected)
+    }
+
+    fn decoded(wav: &[u8]) -> Vec<f32> {
+        decode_wav(wav).unwrap().samples
+    }
+
+    /// WAVE_FORMAT_EXTENSIBLE puts the valid bits at the top of the
+    /// container (sox, ffmpeg, Windows): every container hound reads, and
+    /// the ones it refuses, decode at the valid bits' scale.
+    #[test]
+    fn extensible_samples_sit_at_the_top_of_their_container() {
+        for (width, valid) in [(4, 24), (4, 16), (4, 20), (3, 16), (3, 20), (2, 12), (2, 8)] {
+            let (values, expected) = signal(valid);
+            let pad = 8 * u32::from(width) - u32::from(valid);
+            let containers: Vec<u32> = values.iter().map(|&v| (v as u32) << pad).collect();
+            assert_eq!(
+                decoded(&int_wav(true, width, valid, &containers)),
+                expected,
+                "{valid} bits in {width} bytes"
+            );
+        }
+    }
+
+    /// Files written with the valid bits at the bottom of the container
+    /// instead: hound's own writer (top byte zero), cpal's old I24 (sign
+    /// extended), and `arecord -f S24_LE` (ALSA's layout, under a plain PCM
+    /// header, where it is the convention). Where the data can only be read
+    /// one way, it is read that way; a plain header's 24 bits at the top
+    /// too.
+    #[test]
+    fn samples_at_the_bottom_of_their_container_are_recognised() {
+        let (values, expected) = signal(24);
+        let zero_top: Vec<u32> = values.iter().map(|&v| v as u32 & 0x00FF_FFFF).collect();
+        let sign_top: Vec<u32> = values.iter().map(|&v| v as u32).collect();
+        let at_top: Vec<u32> = values.iter().map(|&v| (v as u32) << 8).collect();
+        for extensible in [true, false] {
+            for (layout, containers) in [
+                ("zero top", &zero_top),
+                ("sign top", &sign_top),
+                ("at top", &at_top),
+            ] {
+                assert_eq!(
+                    decoded(&int_wav(extensible, 4, 24, containers)),
+                    expected,
+                    "{layout}, extensible {extensible}"
+                );
+            }
+        }
+        // hound's writer, as a Rust program would make such a file.
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 24,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut buf = Vec::new();
+        {
+            let spec = hound::WavSpecEx {
+                spec,
+                bytes_per_sample: 4,
+            };
+            let mut w = hound::WavWriter::new_with_spec_ex(Cursor::new(&mut buf), spec).unwrap();
+            for &v in &values {
+                w.write_sample(v).unwrap();
+            }
+            w.finalize().unwrap();
+        }
+        assert_eq!(fmt_field(&buf, 0), Some(0xFFFE));
+        assert_eq!(decoded(&buf), expected);
+    }
+
+    /// The usual containers keep their exact values.
+    #[test]
+    fn full_containers_decode_exactly() {
+        for (width, valid) in [(1u16, 8u16), (2, 16), (3, 24), (4, 32)] {
+            let (values, expected) = signal(valid);
+            let containers: Vec<u32> = values
+                .iter()
+                .map(|&v| {
+                    if width == 1 {
+                        (v + 128) as u32
+                    } else {
+                        v as u32
+                    }
+                })
+                .collect();
+            for extensible in [true, false] {
+                assert_eq!(
+                    decoded(&int_wav(extensible, width, valid, &containers)),
+                    expected,
+                    "{valid} bits, extensible {extensible}"
+                );
+            }
+        }
     }
 }
