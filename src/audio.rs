@@ -108,7 +108,9 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err(AudioError::NotWav);
     }
-    let bytes = &*with_stream_sizes(bytes);
+    let even = with_even_chunks(bytes);
+    let sized = with_stream_sizes(&even);
+    let bytes = &*sized;
     let encoding = WavEncoding::of(bytes);
     let (interleaved, channels, sample_rate) = match encoding {
         Some(WavEncoding::Pcm | WavEncoding::Float { bits: 32 }) | None => decode_hound(bytes)?,
@@ -289,17 +291,81 @@ pub fn check_spec(sample_rate: u32, channels: u16) -> Result<()> {
     Ok(())
 }
 
+/// One chunk of a RIFF file: where its header starts, its id, its declared
+/// size, and whether a pad byte follows its body.
+struct Chunk {
+    at: usize,
+    id: [u8; 4],
+    size: usize,
+    padded: bool,
+}
+
+/// The chunks of a WAV file after `RIFF....WAVE`, up to the first header
+/// that does not fit in `bytes`. RIFF follows an odd-sized chunk with a pad
+/// byte; where a writer left it out (an id right after the body, none a
+/// byte later), the walk follows the writer.
+fn chunks(bytes: &[u8]) -> impl Iterator<Item = Chunk> + '_ {
+    let id_at = |pos: usize| bytes.get(pos..).is_some_and(starts_with_id);
+    let mut next = Some(12usize);
+    std::iter::from_fn(move || {
+        let at = next?;
+        let header = bytes.get(at..at.checked_add(8)?)?;
+        let id = [header[0], header[1], header[2], header[3]];
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let end = (at + 8).checked_add(size);
+        let padded = size % 2 == 1 && !end.is_some_and(|e| id_at(e) && !id_at(e + 1));
+        next = end.and_then(|e| e.checked_add(usize::from(padded)));
+        Some(Chunk {
+            at,
+            id,
+            size,
+            padded,
+        })
+    })
+}
+
 /// Where the body of the `fmt ` chunk lies in `bytes`, if the file has one.
 fn fmt_range(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
-    let mut pos = 12;
-    while pos + 8 <= bytes.len() {
-        let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
-        if &bytes[pos..pos + 4] == b"fmt " {
-            return Some(pos + 8..(pos + 8).saturating_add(size).min(bytes.len()));
-        }
-        pos = pos.checked_add(8 + size + size % 2)?;
+    let fmt = chunks(bytes).find(|c| &c.id == b"fmt ")?;
+    Some(fmt.at + 8..(fmt.at + 8).saturating_add(fmt.size).min(bytes.len()))
+}
+
+/// `bytes` with every odd-sized chunk before `data` (but `fmt `) grown by
+/// one byte to an even size, taking in the pad byte that follows it (or a
+/// zero byte inserted where the writer left the pad out). hound skips a
+/// chunk's declared size and no pad byte, so it lost its place after such a
+/// chunk ("Failed to read enough bytes"); symphonia skips the pad byte even
+/// where it is missing. With even sizes both find the data. Borrowed when
+/// no chunk before the data is odd.
+fn with_even_chunks(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let before_data = || chunks(bytes).take_while(|c| &c.id != b"data");
+    let odd = |c: &Chunk| {
+        c.size % 2 == 1
+            && c.size < u32::MAX as usize
+            && &c.id != b"fmt "
+            && (c.at + 8)
+                .checked_add(c.size)
+                .is_some_and(|end| end <= bytes.len())
+    };
+    if !before_data().any(|c| odd(&c)) {
+        return Cow::Borrowed(bytes);
     }
-    None
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    let mut copied = 0;
+    for c in before_data().filter(odd) {
+        let end = c.at + 8 + c.size;
+        out.extend_from_slice(&bytes[copied..c.at + 4]);
+        out.extend_from_slice(&(c.size as u32 + 1).to_le_bytes());
+        out.extend_from_slice(&bytes[c.at + 8..end]);
+        out.push(0);
+        // The pad byte, where there is one (the input may end before it).
+        copied = (end + usize::from(c.padded)).min(bytes.len());
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    let inserted = (out.len() - bytes.len()) as u32;
+    let riff = u32::from_le_bytes([out[4], out[5], out[6], out[7]]).saturating_add(inserted);
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    Cow::Owned(out)
 }
 
 /// A data chunk size at or above this (2 GiB less 16 MiB) that overruns the
@@ -352,15 +418,13 @@ fn with_stream_sizes(bytes: &[u8]) -> Cow<'_, [u8]> {
 
 /// Where the `data` chunk's header starts in `bytes`, if the file has one.
 fn data_chunk(bytes: &[u8]) -> Option<usize> {
-    let mut pos = 12;
-    while pos + 8 <= bytes.len() {
-        if &bytes[pos..pos + 4] == b"data" {
-            return Some(pos);
-        }
-        let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
-        pos = pos.checked_add(8 + size + size % 2)?;
-    }
-    None
+    chunks(bytes).find(|c| &c.id == b"data").map(|c| c.at)
+}
+
+/// Whether `rest` begins with four printable characters, as a chunk id.
+fn starts_with_id(rest: &[u8]) -> bool {
+    rest.get(..4)
+        .is_some_and(|id| id.iter().all(|b| (b' '..=b'~').contains(b)))
 }
 
 /// Whether `rest` begins with what looks like another chunk (four printable
@@ -368,7 +432,7 @@ fn data_chunk(bytes: &[u8]) -> Option<usize> {
 /// rather than with audio.
 fn starts_with_chunk(rest: &[u8]) -> bool {
     rest.len() >= 8
-        && rest[..4].iter().all(|b| (b' '..=b'~').contains(b))
+        && starts_with_id(rest)
         && u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize <= rest.len() - 8
 }
 
