@@ -91,23 +91,42 @@ impl Audio {
     }
 }
 
-/// Reads a WAV file from disk.
+/// Reads a WAV file from disk. Its first 12 bytes are checked before the
+/// rest is read: a file that is not a WAV (a 2 GB disk image, `/dev/zero`)
+/// is refused at once instead of read whole.
 pub fn read_wav(path: &Path) -> Result<Audio> {
-    let bytes = std::fs::read(path).map_err(|source| AudioError::Io {
-        path: path.display().to_string(),
+    use std::io::Read as _;
+    let name = || path.display().to_string();
+    let io = |source| AudioError::Io {
+        path: name(),
         source,
-    })?;
-    decode_wav(&bytes).map_err(|e| AudioError::InFile {
-        path: path.display().to_string(),
+    };
+    let in_file = |e| AudioError::InFile {
+        path: name(),
         source: Box::new(e),
-    })
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    (&mut file).take(12).read_to_end(&mut bytes).map_err(io)?;
+    check_riff(&bytes).map_err(in_file)?;
+    // As `std::fs::read` does: one allocation for a regular file.
+    let size = file.metadata().map_or(0, |m| m.len());
+    bytes.reserve(usize::try_from(size).unwrap_or(0).saturating_sub(12));
+    file.read_to_end(&mut bytes).map_err(io)?;
+    decode_wav(&bytes).map_err(in_file)
+}
+
+/// Refuses bytes that do not start with `RIFF....WAVE`.
+fn check_riff(bytes: &[u8]) -> Result<()> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Err(AudioError::NotWav);
+    }
+    Ok(())
 }
 
 /// Decodes WAV bytes into mono `f32` samples at the file's own rate.
 pub fn decode_wav(bytes: &[u8]) -> Result<Audio> {
-    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return Err(AudioError::NotWav);
-    }
+    check_riff(bytes)?;
     let even = with_even_chunks(bytes);
     let sized = with_stream_sizes(&even);
     let bytes = &*sized;

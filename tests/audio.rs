@@ -556,3 +556,43 @@ fn odd_sized_chunks_before_the_data_are_skipped_with_their_pad_byte() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `predict` checks a file's first 12 bytes before reading the rest: a
+/// file that is not a WAV is refused at once, not read whole (2.1 GB and
+/// 5 s for a 2 GB file before; `/dev/zero` never returned). Here a pipe
+/// whose writer sends 14 bytes and never closes it: reading to the end
+/// would wait forever.
+#[cfg(unix)]
+#[test]
+fn predict_refuses_a_non_wav_after_its_first_12_bytes() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("endless.wav");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let path = fifo.clone();
+    // Detached: it holds the pipe open until the test binary ends.
+    std::thread::spawn(move || {
+        let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        let _ = w.write_all(b"ID3\x03 not audio");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    });
+    let out = digits_cmd()
+        .arg("predict")
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "digits: {}: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
+             digits: 1 of 1 files could not be classified\n",
+            fifo.display()
+        )
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
