@@ -44,7 +44,16 @@ pub enum AudioError {
     NotWav,
     #[error("truncated or corrupt WAV data ({0}); re-record or re-export the file")]
     Corrupt(String),
-    #[error("the WAV file holds no samples")]
+    /// A file of 0 bytes.
+    #[error("the file is empty (0 bytes); re-record or re-export it")]
+    EmptyFile,
+    /// Bytes to decode that are none at all: standard input that got
+    /// nothing, as when the recorder failed before writing its header.
+    #[error(
+        "nothing arrived (0 bytes); check what the recorder or the command writing it printed"
+    )]
+    NoBytes,
+    #[error("the WAV file holds no samples; re-record or re-export it")]
     Empty,
     #[error("unsupported WAV encoding: {0}; convert it to PCM, e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`")]
     Unsupported(String),
@@ -52,6 +61,14 @@ pub enum AudioError {
     BadRate(u32),
     #[error("implausible channel count {0} (accepted: 1..={MAX_CHANNELS})")]
     BadChannels(u16),
+    /// [`AudioError::BadRate`] in a WAV header: a corrupt file or a bad export.
+    #[error(
+        "implausible sample rate {0} Hz (accepted: {MIN_RATE}..={MAX_RATE} Hz); re-record or re-export the file"
+    )]
+    WavRate(u32),
+    /// [`AudioError::BadChannels`] in a WAV header.
+    #[error("implausible channel count {0} (accepted: 1..={MAX_CHANNELS}); re-record or re-export the file")]
+    WavChannels(u16),
     #[error("{path}")]
     InFile {
         path: String,
@@ -108,6 +125,9 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     (&mut file).take(12).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.is_empty() {
+        return Err(in_file(AudioError::EmptyFile));
+    }
     check_riff(&bytes).map_err(in_file)?;
     // As `std::fs::read` does: one allocation for a regular file.
     let size = file.metadata().map_or(0, |m| m.len());
@@ -118,6 +138,9 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
 
 /// Refuses bytes that do not start with `RIFF....WAVE`.
 fn check_riff(bytes: &[u8]) -> Result<()> {
+    if bytes.is_empty() {
+        return Err(AudioError::NoBytes);
+    }
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err(AudioError::NotWav);
     }
@@ -216,7 +239,7 @@ impl WavEncoding {
 fn decode_hound(bytes: &[u8]) -> Result<(Vec<f32>, usize, u32)> {
     let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(map_hound)?;
     let spec = reader.spec();
-    check_spec(spec.sample_rate, spec.channels)?;
+    check_header(spec.sample_rate, spec.channels)?;
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => collect(reader.into_samples::<f32>(), |s| s)?,
         (hound::SampleFormat::Int, valid) => pcm(reader, bytes, spec.channels, valid)?,
@@ -279,7 +302,7 @@ fn decode_symphonia(bytes: &[u8], encoding: Option<WavEncoding>) -> Result<(Vec<
         return Err(unsupported());
     };
     let channels = layout.count();
-    check_spec(rate, channels.try_into().unwrap_or(u16::MAX))?;
+    check_header(rate, channels.try_into().unwrap_or(u16::MAX))?;
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
         .map_err(map)?;
@@ -297,6 +320,16 @@ fn decode_symphonia(bytes: &[u8], encoding: Option<WavEncoding>) -> Result<(Vec<
         out.extend_from_slice(buf.samples());
     }
     Ok((out, channels, rate))
+}
+
+/// [`check_spec`] for the rate and channel count a WAV header declares,
+/// with the fix for a file.
+fn check_header(sample_rate: u32, channels: u16) -> Result<()> {
+    check_spec(sample_rate, channels).map_err(|e| match e {
+        AudioError::BadRate(rate) => AudioError::WavRate(rate),
+        AudioError::BadChannels(n) => AudioError::WavChannels(n),
+        other => other,
+    })
 }
 
 /// Rejects rates and channel counts no real recording has.

@@ -82,11 +82,11 @@ fn bad_files_are_named_errors() {
     );
     assert_eq!(
         err(&[]),
-        "not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`"
+        "nothing arrived (0 bytes); check what the recorder or the command writing it printed"
     );
     assert_eq!(
         err(&wav_header(1, 1, 8000, 16, 0)),
-        "the WAV file holds no samples"
+        "the WAV file holds no samples; re-record or re-export it"
     );
     let mut truncated = wav_bytes(&tone(800, 8000), 8000, 1, 16, false);
     truncated.truncate(300);
@@ -97,15 +97,19 @@ fn bad_files_are_named_errors() {
     );
     assert_eq!(
         err(&wav_header(1, 1, 1, 16, 4)),
-        "implausible sample rate 1 Hz (accepted: 4000..=384000 Hz)"
+        "implausible sample rate 1 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"
+    );
+    assert_eq!(
+        err(&wav_header(1, 1, 0, 16, 4)),
+        "implausible sample rate 0 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"
     );
     assert_eq!(
         err(&wav_header(1, 1, 10_000_000, 16, 4)),
-        "implausible sample rate 10000000 Hz (accepted: 4000..=384000 Hz)"
+        "implausible sample rate 10000000 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"
     );
     assert_eq!(
         err(&wav_header(1, 300, 8000, 16, 600)),
-        "implausible channel count 300 (accepted: 1..=64)"
+        "implausible channel count 300 (accepted: 1..=64); re-record or re-export the file"
     );
     // Format 0x55 is MPEG layer 3 inside a WAV container.
     let mp3 = wav_header(0x55, 1, 8000, 16, 4);
@@ -327,6 +331,7 @@ fn predict_reads_a_streamed_wav_from_stdin() {
 fn predict_reports_each_bad_file_and_classifies_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("empty.wav"), wav_header(1, 1, 8000, 16, 0)).unwrap();
+    std::fs::write(dir.path().join("zero.wav"), b"").unwrap();
     std::fs::write(dir.path().join("text.wav"), "hello").unwrap();
     // A muted microphone: a second of one value, and one flickering by a
     // single 16-bit step. The model would name a digit for either.
@@ -357,6 +362,7 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
         .args([
             "predict",
             "empty.wav",
+            "zero.wav",
             "missing.wav",
             "text.wav",
             "muted.wav",
@@ -377,14 +383,15 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
         stderr,
-        "digits: empty.wav: the WAV file holds no samples\n\
+        "digits: empty.wav: the WAV file holds no samples; re-record or re-export it\n\
+         digits: zero.wav: the file is empty (0 bytes); re-record or re-export it\n\
          digits: cannot read missing.wav: No such file or directory (os error 2)\n\
          digits: text.wav: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
          digits: muted.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: dither.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: hiss.wav: no word heard (its loudest 50 ms is 1.5 dB above the background, a word rises 3 dB or more); check that the recording holds a spoken digit\n\
          digits: blip.wav: too short to hold a word (10 ms of audio; a spoken digit lasts a few hundred ms)\n\
-         digits: 7 of 8 files could not be classified\n"
+         digits: 8 of 9 files could not be classified\n"
     );
 }
 
@@ -595,4 +602,21 @@ fn predict_refuses_a_non_wav_after_its_first_12_bytes() {
         )
     );
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Nothing on standard input (the recorder failed before writing a byte)
+/// is its own error, not "not a WAV file".
+#[test]
+fn predict_names_empty_standard_input() {
+    let out = digits_cmd()
+        .args(["predict", "-"])
+        .write_stdin(Vec::new())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "digits: standard input: nothing arrived (0 bytes); check what the recorder or the command writing it printed\n\
+         digits: 1 of 1 files could not be classified\n"
+    );
 }
