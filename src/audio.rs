@@ -268,6 +268,11 @@ fn decode_symphonia(bytes: &[u8], encoding: Option<WavEncoding>) -> Result<(Vec<
         SymError::Unsupported(_) => unsupported(),
         other => AudioError::Corrupt(other.to_string()),
     };
+    // symphonia panics on a rate of 0 (a time base of 1/0): the header's
+    // rate and channel count are checked before it sees them.
+    if let (Some(rate), Some(channels)) = (fmt_u32(bytes, 4), fmt_field(bytes, 2)) {
+        check_header(rate, channels)?;
+    }
     // symphonia's ADPCM decoder reads one or two channels of 4-bit codes
     // and panics on more channels: refuse the rest here.
     if let Some(WavEncoding::Other(tag @ (0x0002 | 0x0011))) = encoding {
@@ -513,6 +518,14 @@ fn fmt_field(bytes: &[u8], at: usize) -> Option<u16> {
     bytes[fmt_range(bytes)?]
         .get(at..at + 2)
         .map(|b| u16::from_le_bytes([b[0], b[1]]))
+}
+
+/// The little-endian 32-bit field at byte `at` of the `fmt ` chunk: 4
+/// `nSamplesPerSec`.
+fn fmt_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes[fmt_range(bytes)?]
+        .get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// `nBlockAlign` of the `fmt ` chunk (bytes per frame), if the chunk is there.

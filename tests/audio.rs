@@ -620,3 +620,25 @@ fn predict_names_empty_standard_input() {
          digits: 1 of 1 files could not be classified\n"
     );
 }
+
+/// symphonia panics on a sample rate of 0 (a time base of 1/0): the rate
+/// and channel count of the header are checked before it sees the file.
+/// Found by random mutation; every symphonia encoding is covered.
+#[test]
+fn implausible_rates_and_channels_are_refused_before_symphonia() {
+    for enc in ["mu-law", "a-law", "float64", "ima-adpcm", "ms-adpcm"] {
+        let wav = encoding_fixture(enc);
+        let fmt = wav.windows(4).position(|w| w == b"fmt ").unwrap() + 8;
+        for (at, value, message) in [
+            (4, 0u32, "implausible sample rate 0 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"),
+            (4, 1_000_000, "implausible sample rate 1000000 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"),
+            (2, 0, "implausible channel count 0 (accepted: 1..=64); re-record or re-export the file"),
+            (2, 65, "implausible channel count 65 (accepted: 1..=64); re-record or re-export the file"),
+        ] {
+            let mut bad = wav.clone();
+            let width = if at == 4 { 4 } else { 2 };
+            bad[fmt + at..fmt + at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+            assert_eq!(err(&bad), message, "{enc}, field {at} = {value}");
+        }
+    }
+}
