@@ -5,8 +5,8 @@
 //! integer PCM of up to 32 bits in containers of 1 to 4 bytes is read
 //! straight from the data chunk, symphonia decodes the WAV encodings hound
 //! lacks: μ-law, A-law, IMA and Microsoft ADPCM, 64-bit float; any channel
-//! count, downmixed to mono), the checks that turn a bad file into one clear error, and
-//! resampling to [`MODEL_RATE`] with rubato.
+//! count, downmixed to mono), the checks that turn a bad file into one
+//! clear error, and resampling to [`MODEL_RATE`] with rubato.
 //! Feature extraction (`features`) never sees anything but the output of
 //! [`Resampler8k`], so training, evaluation, `predict` and `listen` all hear
 //! the same signal.
