@@ -82,11 +82,11 @@ fn bad_files_are_named_errors() {
     );
     assert_eq!(
         err(&[]),
-        "not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`"
+        "nothing arrived (0 bytes); check what the recorder or the command writing it printed"
     );
     assert_eq!(
         err(&wav_header(1, 1, 8000, 16, 0)),
-        "the WAV file holds no samples"
+        "the WAV file holds no samples; re-record or re-export it"
     );
     let mut truncated = wav_bytes(&tone(800, 8000), 8000, 1, 16, false);
     truncated.truncate(300);
@@ -97,15 +97,19 @@ fn bad_files_are_named_errors() {
     );
     assert_eq!(
         err(&wav_header(1, 1, 1, 16, 4)),
-        "implausible sample rate 1 Hz (accepted: 4000..=384000 Hz)"
+        "implausible sample rate 1 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"
+    );
+    assert_eq!(
+        err(&wav_header(1, 1, 0, 16, 4)),
+        "implausible sample rate 0 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"
     );
     assert_eq!(
         err(&wav_header(1, 1, 10_000_000, 16, 4)),
-        "implausible sample rate 10000000 Hz (accepted: 4000..=384000 Hz)"
+        "implausible sample rate 10000000 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"
     );
     assert_eq!(
         err(&wav_header(1, 300, 8000, 16, 600)),
-        "implausible channel count 300 (accepted: 1..=64)"
+        "implausible channel count 300 (accepted: 1..=64); re-record or re-export the file"
     );
     // Format 0x55 is MPEG layer 3 inside a WAV container.
     let mp3 = wav_header(0x55, 1, 8000, 16, 4);
@@ -327,6 +331,7 @@ fn predict_reads_a_streamed_wav_from_stdin() {
 fn predict_reports_each_bad_file_and_classifies_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("empty.wav"), wav_header(1, 1, 8000, 16, 0)).unwrap();
+    std::fs::write(dir.path().join("zero.wav"), b"").unwrap();
     std::fs::write(dir.path().join("text.wav"), "hello").unwrap();
     // A muted microphone: a second of one value, and one flickering by a
     // single 16-bit step. The model would name a digit for either.
@@ -357,6 +362,7 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
         .args([
             "predict",
             "empty.wav",
+            "zero.wav",
             "missing.wav",
             "text.wav",
             "muted.wav",
@@ -377,13 +383,262 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
         stderr,
-        "digits: empty.wav: the WAV file holds no samples\n\
+        "digits: empty.wav: the WAV file holds no samples; re-record or re-export it\n\
+         digits: zero.wav: the file is empty (0 bytes); re-record or re-export it\n\
          digits: cannot read missing.wav: No such file or directory (os error 2)\n\
          digits: text.wav: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
          digits: muted.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: dither.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: hiss.wav: no word heard (its loudest 50 ms is 1.8 dB above the background, a word rises 3 dB or more); check that the recording holds a spoken digit\n\
          digits: blip.wav: too short to hold a word (10 ms of audio; a spoken digit lasts a few hundred ms)\n\
-         digits: 7 of 8 files could not be classified\n"
+         digits: 8 of 9 files could not be classified\n"
     );
+}
+
+/// `samples` (16-bit PCM as FSDD holds it) rescaled to 24 bits and stored
+/// as sox and Windows write them: WAVE_FORMAT_EXTENSIBLE, 32-bit containers,
+/// 24 valid bits at the top of each.
+fn extensible_24_in_32(samples: &[f32]) -> Vec<u8> {
+    let mut fmt = Vec::new();
+    for field in [0xFFFE, 1] {
+        fmt.extend_from_slice(&u16::to_le_bytes(field));
+    }
+    fmt.extend_from_slice(&8000u32.to_le_bytes());
+    fmt.extend_from_slice(&32000u32.to_le_bytes());
+    for field in [4, 32, 22, 24] {
+        fmt.extend_from_slice(&u16::to_le_bytes(field));
+    }
+    fmt.extend_from_slice(&4u32.to_le_bytes());
+    fmt.extend_from_slice(&[
+        1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71,
+    ]);
+    let data: Vec<u8> = samples
+        .iter()
+        .flat_map(|&v| (((v as f64 * 8_388_607.0).round() as i32) << 8).to_le_bytes())
+        .collect();
+    let mut body = b"WAVEfmt ".to_vec();
+    body.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
+    body.extend_from_slice(&fmt);
+    body.extend_from_slice(b"data");
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(&data);
+    let mut wav = b"RIFF".to_vec();
+    wav.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&body);
+    wav
+}
+
+/// 24-bit audio in 32-bit containers decodes to the 16-bit original's
+/// samples (within one 24-bit step) and `predict` names the same digit for
+/// each; before, hound read the container's low three bytes and 8 of these
+/// 10 clips were "no word heard".
+#[test]
+fn twenty_four_bits_in_a_32_bit_container_decode_like_the_16_bit_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for digit in 0..10 {
+        let name = format!("{digit}_jackson_0.wav");
+        let original =
+            decode_wav(&std::fs::read(crate::util::recordings().join(&name)).unwrap()).unwrap();
+        let wav = extensible_24_in_32(&original.samples);
+        let ours = decode_wav(&wav).unwrap();
+        assert_eq!(ours.samples.len(), original.samples.len(), "{name}");
+        let worst = ours
+            .samples
+            .iter()
+            .zip(&original.samples)
+            .map(|(u, v)| (u - v).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 1.0 / 8_388_608.0, "{name}: error {worst}");
+        let path = dir.path().join(format!("e24_{digit}.wav"));
+        std::fs::write(&path, wav).unwrap();
+        files.push(path);
+    }
+    let out = digits_cmd().arg("predict").args(&files).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (digit, (line, file)) in stdout.lines().zip(&files).enumerate() {
+        assert!(
+            line.starts_with(&format!("{}: {digit} (", file.display())),
+            "{line}"
+        );
+    }
+    assert_eq!(stdout.lines().count(), 10, "{stdout}");
+}
+
+/// The chunks of a well-formed WAV, in order: (id, body).
+fn chunks_of(wav: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pos = 12;
+    while pos + 8 <= wav.len() {
+        let size = u32::from_le_bytes(wav[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        let id = wav[pos..pos + 4].try_into().unwrap();
+        out.push((id, wav[pos + 8..pos + 8 + size].to_vec()));
+        pos += 8 + size + size % 2;
+    }
+    out
+}
+
+/// A WAV of these chunks; an odd-sized one is followed by the zero pad byte
+/// RIFF asks for, or, with `pad` false, by the next chunk at once (as a few
+/// non-conforming writers leave it).
+fn riff(chunks: &[([u8; 4], Vec<u8>)], pad: bool) -> Vec<u8> {
+    let mut body = b"WAVE".to_vec();
+    for (id, data) in chunks {
+        body.extend_from_slice(id);
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        if pad && data.len() % 2 == 1 {
+            body.push(0);
+        }
+    }
+    let mut wav = b"RIFF".to_vec();
+    wav.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&body);
+    wav
+}
+
+/// An odd-sized chunk before `data` is followed by a pad byte, which hound
+/// does not skip ("Failed to read enough bytes" before): every such file
+/// decodes like the original, through both decoders, before or after
+/// `fmt `, and with a streamed data size; `predict` names the digit. A file
+/// whose writer left the pad out still decodes, as hound read it before.
+#[test]
+fn odd_sized_chunks_before_the_data_are_skipped_with_their_pad_byte() {
+    let clip = std::fs::read(crate::util::recordings().join("7_theo_0.wav")).unwrap();
+    let junk = |n: usize| (*b"junk", b"abcdefg"[..n].to_vec());
+    let list = (*b"LIST", b"INFOISFT\x05\0\0\0sox!\0".to_vec());
+    for (name, wav) in [
+        ("7_theo_0", clip.clone()),
+        ("mu-law", encoding_fixture("mu-law")),
+        ("ima-adpcm", encoding_fixture("ima-adpcm")),
+    ] {
+        let whole = decode_wav(&wav).unwrap();
+        let chunks = chunks_of(&wav);
+        let (fmt, rest) = chunks.split_first().unwrap();
+        assert_eq!(&fmt.0, b"fmt ", "{name}");
+        let layouts: Vec<Vec<_>> = vec![
+            [vec![fmt.clone(), junk(3)], rest.to_vec()].concat(),
+            [vec![junk(1), fmt.clone(), junk(5)], rest.to_vec()].concat(),
+            [vec![junk(7), fmt.clone(), list.clone()], rest.to_vec()].concat(),
+        ];
+        for (i, chunks) in layouts.iter().enumerate() {
+            for pad in [true, false] {
+                let odd = riff(chunks, pad);
+                let case = format!("{name}, layout {i}, pad {pad}");
+                assert_eq!(decode_wav(&odd).unwrap(), whole, "{case}");
+                if pad {
+                    let streamed = crate::util::reheaded(&odd, 0xFFFF_FFFF, 0xFFFF_FFFF);
+                    assert_eq!(decode_wav(&streamed).unwrap(), whole, "{case}, streamed");
+                }
+            }
+        }
+    }
+    // An odd chunk last in the file, its pad byte cut off: an error.
+    let chunks = chunks_of(&clip);
+    for pad in [true, false] {
+        let cut = riff(&[chunks[0].clone(), junk(3)], pad);
+        assert!(
+            err(&cut).starts_with("truncated or corrupt WAV data ("),
+            "{}",
+            err(&cut)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junk_odd.wav");
+    std::fs::write(
+        &path,
+        riff(&[chunks[0].clone(), junk(3), chunks[1].clone()], true),
+    )
+    .unwrap();
+    let out = digits_cmd().arg("predict").arg(&path).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with(&format!("{}: 7 (", path.display())),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `predict` checks a file's first 12 bytes before reading the rest: a
+/// file that is not a WAV is refused at once, not read whole (2.1 GB and
+/// 5 s for a 2 GB file before; `/dev/zero` never returned). Here a pipe
+/// whose writer sends 14 bytes and never closes it: reading to the end
+/// would wait forever.
+#[cfg(unix)]
+#[test]
+fn predict_refuses_a_non_wav_after_its_first_12_bytes() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("endless.wav");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let path = fifo.clone();
+    // Detached: it holds the pipe open until the test binary ends.
+    std::thread::spawn(move || {
+        let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        let _ = w.write_all(b"ID3\x03 not audio");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    });
+    let out = digits_cmd()
+        .arg("predict")
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "digits: {}: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
+             digits: 1 of 1 files could not be classified\n",
+            fifo.display()
+        )
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Nothing on standard input (the recorder failed before writing a byte)
+/// is its own error, not "not a WAV file".
+#[test]
+fn predict_names_empty_standard_input() {
+    let out = digits_cmd()
+        .args(["predict", "-"])
+        .write_stdin(Vec::new())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "digits: standard input: nothing arrived (0 bytes); check what the recorder or the command writing it printed\n\
+         digits: 1 of 1 files could not be classified\n"
+    );
+}
+
+/// symphonia panics on a sample rate of 0 (a time base of 1/0): the rate
+/// and channel count of the header are checked before it sees the file.
+/// Found by random mutation; every symphonia encoding is covered.
+#[test]
+fn implausible_rates_and_channels_are_refused_before_symphonia() {
+    for enc in ["mu-law", "a-law", "float64", "ima-adpcm", "ms-adpcm"] {
+        let wav = encoding_fixture(enc);
+        let fmt = wav.windows(4).position(|w| w == b"fmt ").unwrap() + 8;
+        for (at, value, message) in [
+            (4, 0u32, "implausible sample rate 0 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"),
+            (4, 1_000_000, "implausible sample rate 1000000 Hz (accepted: 4000..=384000 Hz); re-record or re-export the file"),
+            (2, 0, "implausible channel count 0 (accepted: 1..=64); re-record or re-export the file"),
+            (2, 65, "implausible channel count 65 (accepted: 1..=64); re-record or re-export the file"),
+        ] {
+            let mut bad = wav.clone();
+            let width = if at == 4 { 4 } else { 2 };
+            bad[fmt + at..fmt + at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+            assert_eq!(err(&bad), message, "{enc}, field {at} = {value}");
+        }
+    }
 }

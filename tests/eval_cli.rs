@@ -331,8 +331,7 @@ fn every_unreadable_wav_in_a_folder_is_named() {
             "digits: 2 of the 12 labelled WAVs under {d} cannot be read; fix or remove them: \
                  {d}/4_theo_2.wav: truncated or corrupt WAV data (Failed to read enough bytes.); \
                  re-record or re-export the file; \
-                 {d}/5_theo_2.wav: not a WAV file (no RIFF/WAVE header); convert it first, \
-                 e.g. `ffmpeg -i in.mp3 out.wav`\n"
+                 {d}/5_theo_2.wav: the file is empty (0 bytes); re-record or re-export it\n"
         ));
     }
     assert!(!out.exists(), "no model from a folder with unreadable WAVs");
