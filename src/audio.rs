@@ -53,6 +53,9 @@ pub enum AudioError {
         "nothing arrived (0 bytes); check what the recorder or the command writing it printed"
     )]
     NoBytes,
+    /// Reading a stream (standard input) failed.
+    #[error("reading failed")]
+    Stream(#[source] std::io::Error),
     #[error("the WAV file holds no samples; re-record or re-export it")]
     Empty,
     #[error("unsupported WAV encoding: {0}; convert it to PCM, e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`")]
@@ -112,28 +115,40 @@ impl Audio {
 /// rest is read: a file that is not a WAV (a 2 GB disk image, `/dev/zero`)
 /// is refused at once instead of read whole.
 pub fn read_wav(path: &Path) -> Result<Audio> {
-    use std::io::Read as _;
     let name = || path.display().to_string();
-    let io = |source| AudioError::Io {
+    let file = std::fs::File::open(path).map_err(|source| AudioError::Io {
         path: name(),
         source,
-    };
-    let in_file = |e| AudioError::InFile {
-        path: name(),
-        source: Box::new(e),
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    })?;
+    // `File::read_to_end` reserves the rest of the file in one allocation.
+    read_wav_stream(file).map_err(|e| match e {
+        AudioError::Stream(source) => AudioError::Io {
+            path: name(),
+            source,
+        },
+        e => AudioError::InFile {
+            path: name(),
+            source: Box::new(match e {
+                AudioError::NoBytes => AudioError::EmptyFile,
+                e => e,
+            }),
+        },
+    })
+}
+
+/// Reads a WAV from a stream (standard input, a pipe) to its end and decodes
+/// it. Its first 12 bytes are checked before the rest is read, so a stream
+/// that is not a WAV (`< /dev/zero`) is refused at once, not read forever.
+pub fn read_wav_stream(mut reader: impl std::io::Read) -> Result<Audio> {
+    use std::io::Read as _;
     let mut bytes = Vec::new();
-    (&mut file).take(12).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.is_empty() {
-        return Err(in_file(AudioError::EmptyFile));
-    }
-    check_riff(&bytes).map_err(in_file)?;
-    // As `std::fs::read` does: one allocation for a regular file.
-    let size = file.metadata().map_or(0, |m| m.len());
-    bytes.reserve(usize::try_from(size).unwrap_or(0).saturating_sub(12));
-    file.read_to_end(&mut bytes).map_err(io)?;
-    decode_wav(&bytes).map_err(in_file)
+    (&mut reader)
+        .take(12)
+        .read_to_end(&mut bytes)
+        .map_err(AudioError::Stream)?;
+    check_riff(&bytes)?;
+    reader.read_to_end(&mut bytes).map_err(AudioError::Stream)?;
+    decode_wav(&bytes)
 }
 
 /// Refuses bytes that do not start with `RIFF....WAVE`.

@@ -602,6 +602,44 @@ fn predict_refuses_a_non_wav_after_its_first_12_bytes() {
         )
     );
     assert_eq!(out.status.code(), Some(2));
+    // The same on standard input (`digits predict - < /dev/zero` read forever).
+    let fifo = dir.path().join("endless-stdin");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        let _ = w.write_all(b"ID3\x03 not audio");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    });
+    // A real pipe on standard input (assert_cmd's `pipe_stdin` reads the
+    // file whole first), and a deadline, since reading to the end of this
+    // one would wait for a minute.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_digits"))
+        .args(["predict", "-"])
+        .stdin(std::fs::File::open(&fifo).unwrap())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("predict - kept reading a stream that is not a WAV");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "digits: standard input: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
+         digits: 1 of 1 files could not be classified\n"
+    );
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// Nothing on standard input (the recorder failed before writing a byte)

@@ -1,12 +1,12 @@
 //! `digits predict`: classify WAV files, one line per file.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use digits::audio::{decode_wav, read_wav, Audio};
+use digits::audio::{read_wav, read_wav_stream, Audio};
 use digits::features::endpoint::MIN_WORD_RISE_DB;
 use digits::listen::Vad;
 use digits::model::{ModelFile, Prediction, Recognizer};
@@ -148,13 +148,7 @@ impl<'a> Input<'a> {
 
     fn load(&self) -> anyhow::Result<Audio> {
         let audio = match self {
-            Self::Stdin => {
-                let mut bytes = Vec::new();
-                std::io::stdin()
-                    .read_to_end(&mut bytes)
-                    .context("reading standard input")?;
-                decode_wav(&bytes).context("standard input")?
-            }
+            Self::Stdin => read_wav_stream(std::io::stdin().lock()).context("standard input")?,
             Self::File(file) if file.is_dir() => {
                 return Err(BadInput(format!(
                     "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
