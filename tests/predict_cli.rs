@@ -1,7 +1,7 @@
 //! `digits predict` through the binary: what it says when its results
 //! cannot be written, and the multi-word warning in `--json`.
 
-use crate::util::{digits_cmd, recordings, wav_bytes};
+use crate::util::{digits_cmd, recordings, write_two_words};
 
 /// Results that cannot be written (a full disk) name what was being
 /// written, as `eval` and `train` do, and exit 1.
@@ -33,19 +33,7 @@ fn predict_to_a_full_disk_says_what_it_was_writing() {
 #[test]
 fn predict_json_counts_the_words_of_a_multi_word_file() {
     let dir = tempfile::tempdir().unwrap();
-    let read = |n: &str| {
-        digits::audio::read_wav(&recordings().join(n))
-            .unwrap()
-            .samples
-    };
-    let mut two = read("7_theo_0.wav");
-    two.extend(std::iter::repeat_n(0.0, 4000));
-    two.extend(read("3_lucas_1.wav"));
-    std::fs::write(
-        dir.path().join("two.wav"),
-        wav_bytes(&two, 8000, 1, 16, false),
-    )
-    .unwrap();
+    write_two_words(&dir.path().join("two.wav"));
     let one = recordings().join("7_theo_0.wav");
     let out = digits_cmd()
         .current_dir(dir.path())

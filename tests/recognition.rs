@@ -11,7 +11,7 @@ use digits::eval::{add_noise, score, BabblePool};
 use digits::model::{ModelFile, Recognizer, FORMAT_VERSION, MAGIC};
 use rand::SeedableRng;
 
-use crate::util::{digits_cmd, recordings, resample_linear, wav_bytes};
+use crate::util::{digits_cmd, recordings, resample_linear, wav_bytes, write_two_words};
 
 const SEED: u64 = 5;
 
@@ -642,19 +642,7 @@ fn missing_data_names_the_flag_and_the_fix() {
 #[test]
 fn predict_warns_when_a_file_sounds_like_several_words() {
     let dir = tempfile::tempdir().unwrap();
-    let read = |n: &str| {
-        digits::audio::read_wav(&recordings().join(n))
-            .unwrap()
-            .samples
-    };
-    let mut two = read("7_theo_0.wav");
-    two.extend(std::iter::repeat_n(0.0, 4000));
-    two.extend(read("3_lucas_1.wav"));
-    std::fs::write(
-        dir.path().join("two.wav"),
-        wav_bytes(&two, 8000, 1, 16, false),
-    )
-    .unwrap();
+    write_two_words(&dir.path().join("two.wav"));
     let out = digits_cmd()
         .current_dir(dir.path())
         .args(["predict", "two.wav"])

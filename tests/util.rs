@@ -11,6 +11,20 @@ pub fn digits_cmd() -> assert_cmd::Command {
     assert_cmd::cargo::cargo_bin_cmd!("digits")
 }
 
+/// Writes "seven", half a second of silence and "three" (two FSDD clips)
+/// to `path`: a file that sounds like two words.
+pub fn write_two_words(path: &std::path::Path) {
+    let read = |n: &str| {
+        digits::audio::read_wav(&recordings().join(n))
+            .unwrap()
+            .samples
+    };
+    let mut two = read("7_theo_0.wav");
+    two.extend(std::iter::repeat_n(0.0, 4000));
+    two.extend(read("3_lucas_1.wav"));
+    std::fs::write(path, wav_bytes(&two, 8000, 1, 16, false)).unwrap();
+}
+
 /// Writes `samples` (interleaved, in [-1, 1]) as a WAV of the given format.
 pub fn wav_bytes(samples: &[f32], rate: u32, channels: u16, bits: u16, float: bool) -> Vec<u8> {
     let spec = hound::WavSpec {
