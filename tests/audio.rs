@@ -416,16 +416,7 @@ fn extensible_24_in_32(samples: &[f32]) -> Vec<u8> {
         .iter()
         .flat_map(|&v| (((v as f64 * 8_388_607.0).round() as i32) << 8).to_le_bytes())
         .collect();
-    let mut body = b"WAVEfmt ".to_vec();
-    body.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
-    body.extend_from_slice(&fmt);
-    body.extend_from_slice(b"data");
-    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    body.extend_from_slice(&data);
-    let mut wav = b"RIFF".to_vec();
-    wav.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    wav.extend_from_slice(&body);
-    wav
+    riff(&[(*b"fmt ", fmt), (*b"data", data)], true)
 }
 
 /// 24-bit audio in 32-bit containers decodes to the 16-bit original's
@@ -564,6 +555,28 @@ fn odd_sized_chunks_before_the_data_are_skipped_with_their_pad_byte() {
     );
 }
 
+/// A named pipe at `path` whose writer sends 14 bytes that are not a WAV
+/// and keeps it open for a minute (detached: until the test binary ends).
+#[cfg(unix)]
+fn endless_pipe(path: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write as _;
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer_path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .open(writer_path)
+            .unwrap();
+        let _ = w.write_all(b"ID3\x03 not audio");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    });
+    path.to_path_buf()
+}
+
 /// `predict` checks a file's first 12 bytes before reading the rest: a
 /// file that is not a WAV is refused at once, not read whole (2.1 GB and
 /// 5 s for a 2 GB file before; `/dev/zero` never returned). Here a pipe
@@ -572,21 +585,8 @@ fn odd_sized_chunks_before_the_data_are_skipped_with_their_pad_byte() {
 #[cfg(unix)]
 #[test]
 fn predict_refuses_a_non_wav_after_its_first_12_bytes() {
-    use std::io::Write as _;
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("endless.wav");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let path = fifo.clone();
-    // Detached: it holds the pipe open until the test binary ends.
-    std::thread::spawn(move || {
-        let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-        let _ = w.write_all(b"ID3\x03 not audio");
-        std::thread::sleep(std::time::Duration::from_secs(60));
-    });
+    let fifo = endless_pipe(&dir.path().join("endless.wav"));
     let out = digits_cmd()
         .arg("predict")
         .arg(&fifo)
@@ -603,18 +603,7 @@ fn predict_refuses_a_non_wav_after_its_first_12_bytes() {
     );
     assert_eq!(out.status.code(), Some(2));
     // The same on standard input (`digits predict - < /dev/zero` read forever).
-    let fifo = dir.path().join("endless-stdin");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let path = fifo.clone();
-    std::thread::spawn(move || {
-        let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-        let _ = w.write_all(b"ID3\x03 not audio");
-        std::thread::sleep(std::time::Duration::from_secs(60));
-    });
+    let fifo = endless_pipe(&dir.path().join("endless-stdin"));
     // A real pipe on standard input (assert_cmd's `pipe_stdin` reads the
     // file whole first), and a deadline, since reading to the end of this
     // one would wait for a minute.
