@@ -1078,8 +1078,9 @@ fn warm_up(recognizer: &mut Recognizer, rate: u32) -> Result<()> {
 
 /// Hands-free: segments the stream and reports every utterance as soon as
 /// it ends. Returns when the source ends, time is up, the user quits or
-/// `stop` is raised (an utterance still open is finished first, except on
-/// `stop`).
+/// `stop` is raised (Ctrl-C); an utterance still open is finished first in
+/// every case, so a digit said just before Ctrl-C, inside the hangover that
+/// ends an utterance, is still reported.
 pub fn run_auto(
     source: &Source,
     recognizer: &mut Recognizer,
@@ -1102,9 +1103,7 @@ pub fn run_auto(
             }
             Next::Press => None,
             Next::Stop(why) => {
-                if why != Stop::Interrupted {
-                    vad.flush(&mut done);
-                }
+                vad.flush(&mut done);
                 Some(why)
             }
         };
@@ -1762,6 +1761,41 @@ mod tests {
         let u = segment(&x, 160);
         assert_eq!(u.len(), 1, "{u:?}");
         assert!((u[0].start_s - 6.3).abs() < 0.02, "{}", u[0].start_s);
+    }
+
+    #[test]
+    fn a_word_said_just_before_ctrl_c_is_still_reported() {
+        // A word, then 100 ms of room tone (inside the 200 ms hangover that
+        // would end it), then Ctrl-C: the word used to be dropped.
+        let source = Source::channel(RATE, "test").unwrap();
+        let tx = source.sender();
+        let mut seed = 11;
+        let mut x = noise(RATE as usize, 0.002, &mut seed);
+        mix(&mut x, 500, &burst(300, 0.3));
+        x.truncate(RATE as usize * 9 / 10);
+        for block in x.chunks(160) {
+            tx.send(Event::Audio(block.to_vec())).unwrap();
+        }
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let raise = stop.clone();
+        // The loop takes the 90 blocks in milliseconds, then waits for more.
+        let ctrl_c = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            raise.store(true, Ordering::SeqCst);
+        });
+        let mut r = Recognizer::new(crate::model::ModelFile::embedded().unwrap()).unwrap();
+        let mut heard = Vec::new();
+        let why = run_auto(&source, &mut r, &ListenConfig::default(), &stop, |n| {
+            if let Notice::Heard(h) = n {
+                heard.push(h);
+            }
+            Ok(())
+        })
+        .unwrap();
+        ctrl_c.join().unwrap();
+        assert_eq!(why, Stop::Interrupted);
+        assert_eq!(heard.len(), 1, "{heard:?}");
+        assert!((heard[0].start_s - 0.5).abs() < 0.15, "{:?}", heard[0]);
     }
 
     #[test]

@@ -333,7 +333,7 @@ fn a_file_with_no_word_heard_says_so() {
     let p = path.display();
     assert!(
         String::from_utf8_lossy(&o.stderr).ends_with(&format!(
-            "no word heard in {p} (a word must rise 10 dB above the sound around it); \
+            "no word heard in {p} (a word must rise 10 dB above the sound around it, to a 10 ms level of -60 dBFS or more); \
              `digits predict {p}` classifies a file that holds one word\n"
         )),
         "{}",

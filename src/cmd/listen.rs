@@ -3,7 +3,8 @@
 //! Parses the flags, opens the source and the model, runs the library loop
 //! ([`digits::listen::run_auto`] or [`digits::listen::run_press_to_talk`])
 //! and formats what it reports: results on stdout, prompts and diagnostics
-//! on stderr. Ctrl-C stops the loop cleanly (exit 2, one line).
+//! on stderr. Ctrl-C stops the loop cleanly: a word already said is still
+//! reported, then exit 130, as for any program Ctrl-C stops.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use digits::listen::{self, Heard, ListenConfig, Notice, Pace, Source, Stop, VadC
 use digits::model::{ModelFile, Recognizer};
 use serde_json::json;
 
-use super::{round, BadInput};
+use super::round;
 
 /// Blocks a WAV file is fed in, like a microphone's periods.
 const WAV_BLOCK_MS: f32 = 10.0;
@@ -60,6 +61,9 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", hide = true)]
     pub max_seconds: Option<f64>,
 }
+
+/// Exit code after Ctrl-C: 128 + SIGINT, as shells report it.
+const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     if args.list_devices {
@@ -109,14 +113,20 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     let stop = stop?;
     closed?;
     if stop == Stop::Interrupted {
-        return Err(BadInput("interrupted (Ctrl-C)".into()).into());
+        // The documented way to stop, not bad input: the shell's code for
+        // a program Ctrl-C ended (the second Ctrl-C exits with it too).
+        out.note("stopped (Ctrl-C)");
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     // A whole file with no word in it would otherwise end in silence.
     if let (Some(path), true, 0) = (&args.from_wav, args.auto, out.words) {
+        let vad = &cfg.vad;
         out.note(&format!(
-            "no word heard in {} (a word must rise 10 dB above the sound around it); \
+            "no word heard in {} (a word must rise {} dB above the sound around it, to a 10 ms level of {} dBFS or more); \
              `digits predict {}` classifies a file that holds one word",
             path.display(),
+            vad.start_db,
+            vad.floor_min_db + vad.start_db,
             path.display()
         ));
     }
@@ -305,7 +315,7 @@ mod sigint {
     extern "C" fn on_sigint(_: c_int) {
         if RAISED.swap(true, Ordering::SeqCst) {
             // SAFETY: _exit is async-signal-safe.
-            unsafe { _exit(130) }
+            unsafe { _exit(super::EXIT_INTERRUPTED.into()) }
         }
     }
 
