@@ -77,6 +77,11 @@ fn eval_snr_json_reports_each_level() {
     assert!(acc[0] >= acc[1], "20 dB {} < 0 dB {}", acc[0], acc[1]);
     // Seeded: the same noise, so the same figures, every run.
     assert_eq!(eval_json(&["--snr", "20,0"])["snr"], v["snr"]);
+    assert_eq!(v["noise_seed"], 219_551_573);
+    // Another seed draws other noise: at 0 dB that moves the figure.
+    let other = eval_json(&["--snr", "20,0", "--noise-seed", "1"]);
+    assert_eq!(other["noise_seed"], 1);
+    assert_ne!(other["snr"][1], v["snr"][1]);
 }
 
 /// A folder of the user's own recordings need not follow FSDD's takes;

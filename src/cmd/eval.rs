@@ -33,7 +33,7 @@ pub struct EvalArgs {
     pub split: EvalSplit,
     /// Also measure accuracy with noise added at these signal-to-noise ratios
     /// (dB, -50 to 100, relative to each clip's power), e.g. --snr 30,20,10,5,0.
-    /// The noise is seeded: the same every run
+    /// The noise is seeded: the same every run (see --noise-seed)
     #[arg(
         long,
         value_delimiter = ',',
@@ -44,6 +44,10 @@ pub struct EvalArgs {
     /// Noise for --snr; babble mixes training clips of other speakers
     #[arg(long, value_enum, default_value_t = NoiseArg::White, requires = "snr")]
     pub noise: NoiseArg,
+    /// Seed of the noise --snr adds: another seed draws other noise, so
+    /// a few seeds show how much a figure moves with the noise alone
+    #[arg(long, value_name = "N", default_value_t = NOISE_SEED, requires = "snr")]
+    pub noise_seed: u64,
     /// Write charts into this folder (created if needed): confusion.png/.svg,
     /// with --snr snr.png/.svg, with --split speaker speakers.png/.svg
     #[arg(long, value_name = "DIR")]
@@ -215,7 +219,7 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
             NoiseKind::Babble => BabblePool::new(babble_clips)?,
             NoiseKind::White | NoiseKind::Pink => BabblePool::default(),
         };
-        eval::snr_sweep(&model, test, &babble, kind, levels, NOISE_SEED)?
+        eval::snr_sweep(&model, test, &babble, kind, levels, args.noise_seed)?
     };
     let size = model.file_size();
     let name = args
@@ -284,12 +288,18 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
     }
     let opts = TrainOptions::default();
     let quiet = args.quiet;
-    let report =
-        eval::speaker_folds_with_noise(data, &opts, args.noise.kind(), levels, NOISE_SEED, &|s| {
+    let report = eval::speaker_folds_with_noise(
+        data,
+        &opts,
+        args.noise.kind(),
+        levels,
+        args.noise_seed,
+        &|s| {
             if !quiet {
                 note!("fold: testing on {s}, training on the other speakers");
             }
-        })?;
+        },
+    )?;
     if !report.no_word.is_empty() {
         note!(
             "{}",
@@ -386,6 +396,7 @@ fn left_out_text(no_word: &[String], before: &str, after: &str) -> String {
 fn add_snr_json(v: &mut serde_json::Value, args: &EvalArgs, snr: &[SnrPoint]) {
     if !snr.is_empty() {
         v["noise"] = json!(args.noise.name());
+        v["noise_seed"] = json!(args.noise_seed);
         v["snr"] = json!(snr);
     }
 }
@@ -398,8 +409,9 @@ fn snr_text(args: &EvalArgs, clean: f64, snr: &[SnrPoint]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "accuracy with {} noise added (seeded; SNR relative to each clip's power)",
-        args.noise.name()
+        "accuracy with {} noise added (noise seed {}; SNR relative to each clip's power)",
+        args.noise.name(),
+        args.noise_seed
     );
     let _ = writeln!(s, "SNR dB | accuracy");
     let _ = writeln!(s, "-------+---------");
