@@ -9,7 +9,8 @@
 //!   exactly the code a microphone does.
 //! - [`Vad`]: hands-free segmentation. Energy per 10 ms frame, measured
 //!   against an adaptive noise floor, with hysteresis, a hangover that ends
-//!   an utterance after ~200 ms of silence, and minimum / maximum lengths;
+//!   an utterance after ~120 ms of silence (200 ms until room tone has
+//!   been heard), and minimum / maximum lengths;
 //!   each utterance is cut with ~100 ms of context on both sides. Until the
 //!   floor has a full window, frames are judged again each time it falls:
 //!   a word at the very start of a stream sets the first floor itself.
@@ -298,8 +299,21 @@ pub struct VadConfig {
     pub floor_min_db: f32,
     /// The floor is the lowest (30 ms-smoothed) level over this window (s).
     pub floor_window_s: f32,
-    /// This much silence ends an utterance (ms).
+    /// This much silence ends an utterance (ms). As long as the longest
+    /// quiet stretch inside a word that the endpoint detector bridges (a
+    /// stop's closure in "six" or "eight", `EndpointConfig::max_gap_ms`):
+    /// a longer one is a pause between words (prompts/listen.md, tenth
+    /// session: 200 ms ran words said 150-200 ms apart together).
     pub hangover_ms: f32,
+    /// The hangover until `room_tone_ms` of sound outside any word has
+    /// been heard (ms). Until then the floor may be a word's own quietest
+    /// part (a clip cut tight around one word), against which the weak /v/
+    /// of "seven" or /f/ of "four" is silence: 120 ms split 19 of FSDD's
+    /// 3,000 clips in two.
+    pub early_hangover_ms: f32,
+    /// This much sound outside any word (ms) shows the floor is the room's,
+    /// not a word's: from then on `hangover_ms` applies.
+    pub room_tone_ms: f32,
     /// Utterances with less speech than this are clicks (ms).
     pub min_speech_ms: f32,
     /// Utterances whose loudest frame is less than this above the floor are
@@ -323,7 +337,8 @@ pub struct VadConfig {
 
 impl Default for VadConfig {
     /// frame 10 ms, start +10 dB, continue +6 dB over the floor, floor at
-    /// least −70 dBFS over a 2 s window, hangover 200 ms, speech ≥ 60 ms,
+    /// least −70 dBFS over a 2 s window, hangover 120 ms (200 ms until 250 ms
+    /// of room tone was heard), speech ≥ 60 ms,
     /// peak ≥ +15 dB, at most 2.5 s, pad 100 ms, high-pass 120 Hz.
     fn default() -> Self {
         Self {
@@ -332,7 +347,9 @@ impl Default for VadConfig {
             continue_db: 6.0,
             floor_min_db: -70.0,
             floor_window_s: 2.0,
-            hangover_ms: 200.0,
+            hangover_ms: 120.0,
+            early_hangover_ms: 200.0,
+            room_tone_ms: 250.0,
             min_speech_ms: 60.0,
             min_peak_db: 15.0,
             max_ms: 2500.0,
@@ -351,11 +368,19 @@ impl VadConfig {
         if self.continue_db > self.start_db || self.continue_db < 0.0 {
             return bad("continue_db must be between 0 and start_db");
         }
-        if self.hangover_ms < self.frame_ms || self.max_ms <= self.min_speech_ms {
-            return bad("need hangover_ms >= frame_ms and max_ms > min_speech_ms");
+        if self.hangover_ms < self.frame_ms
+            || self.early_hangover_ms < self.frame_ms
+            || self.max_ms <= self.min_speech_ms
+        {
+            return bad(
+                "need hangover_ms and early_hangover_ms >= frame_ms and max_ms > min_speech_ms",
+            );
         }
-        if self.floor_window_s * 1000.0 < 3.0 * self.frame_ms || self.pad_ms < 0.0 {
-            return bad("floor_window_s too short or pad_ms negative");
+        if self.floor_window_s * 1000.0 < 3.0 * self.frame_ms
+            || self.pad_ms < 0.0
+            || self.room_tone_ms < 0.0
+        {
+            return bad("floor_window_s too short, or pad_ms or room_tone_ms negative");
         }
         Ok(())
     }
@@ -396,6 +421,8 @@ pub struct Vad {
     frame_len: usize,
     pad_len: usize,
     hangover_frames: usize,
+    early_hangover_frames: usize,
+    room_tone_frames: usize,
     min_speech_frames: usize,
     max_len: usize,
     // Frame assembly.
@@ -430,6 +457,8 @@ pub struct Vad {
     peak_db: f32,
     silent_frames: usize,
     rejected: u64,
+    /// Frames heard outside any word (up to `room_tone_frames`).
+    quiet_frames: usize,
 }
 
 /// The frames kept while the floor is not sure (see `Vad::frame_unsure`),
@@ -449,6 +478,7 @@ struct Unsure {
 struct Resume {
     state: VadState,
     silent_frames: usize,
+    quiet_frames: usize,
     rejected: u64,
     history: Vec<f32>,
 }
@@ -476,6 +506,9 @@ impl Vad {
             frame_len,
             pad_len: ms(cfg.pad_ms),
             hangover_frames: frames(cfg.hangover_ms),
+            early_hangover_frames: frames(cfg.early_hangover_ms),
+            room_tone_frames: frames(cfg.room_tone_ms),
+            quiet_frames: 0,
             min_speech_frames: frames(cfg.min_speech_ms),
             max_len: ms(cfg.max_ms),
             pending: Vec::with_capacity(frame_len),
@@ -632,6 +665,7 @@ impl Vad {
             u.floor = floor;
             self.state = u.from.state;
             self.silent_frames = u.from.silent_frames;
+            self.quiet_frames = u.from.quiet_frames;
             self.rejected = u.from.rejected;
             self.history.clear();
             self.history.extend(u.from.history.iter());
@@ -664,6 +698,7 @@ impl Vad {
         Resume {
             state: self.state,
             silent_frames: self.silent_frames,
+            quiet_frames: self.quiet_frames,
             rejected: self.rejected,
             history: self.history.iter().copied().collect(),
         }
@@ -710,6 +745,7 @@ impl Vad {
                     self.silent_frames = 0;
                 } else {
                     self.remember(frame);
+                    self.quiet_frames = (self.quiet_frames + 1).min(self.room_tone_frames);
                 }
             }
             VadState::Speech => {
@@ -722,7 +758,7 @@ impl Vad {
                 } else {
                     self.silent_frames += 1;
                 }
-                if self.silent_frames >= self.hangover_frames {
+                if self.silent_frames >= self.hangover() {
                     self.finish(end, false, false, out);
                     self.state = VadState::Idle;
                 } else if (end - self.first_speech) as usize >= self.max_len {
@@ -737,11 +773,21 @@ impl Vad {
                     self.silent_frames = 0;
                 } else {
                     self.silent_frames += 1;
-                    if self.silent_frames >= self.hangover_frames {
+                    if self.silent_frames >= self.hangover() {
                         self.state = VadState::Idle;
                     }
                 }
             }
+        }
+    }
+
+    /// Silent frames that end an utterance: the longer count until room
+    /// tone has been heard.
+    fn hangover(&self) -> usize {
+        if self.quiet_frames >= self.room_tone_frames {
+            self.hangover_frames
+        } else {
+            self.early_hangover_frames
         }
     }
 
@@ -1680,11 +1726,34 @@ mod tests {
                 // pad_ms of context each side.
                 let len = u.samples.len() as f64 / RATE as f64;
                 assert!((len - (e - s + 0.2)).abs() < 0.02, "len {len}");
-                // End found after the hangover, not later.
+                // End found after the (early) hangover, not later.
                 assert!(u.detected_s - u.end_s <= 0.22, "{}", u.detected_s - u.end_s);
                 assert!(!u.too_long);
             }
         }
+    }
+
+    #[test]
+    fn words_150_ms_apart_are_two_words_after_room_tone() {
+        // A quick "one two": a pause shorter than the old 200 ms hangover,
+        // after 300 ms of room tone.
+        let mut seed = 8;
+        let mut x = noise(RATE as usize * 2, 0.002, &mut seed);
+        mix(&mut x, 300, &burst(400, 0.3));
+        mix(&mut x, 850, &burst(400, 0.3)); // 150 ms pause
+        for block in [1, 160, 4096] {
+            let u = segment(&x, block);
+            assert_eq!(u.len(), 2, "block {block}: {u:?}");
+            assert!((u[1].start_s - 0.85).abs() < 0.02, "{}", u[1].start_s);
+            assert!(u[0].detected_s - u[0].end_s <= 0.14, "{u:?}");
+        }
+        // With no room tone before them (a clip cut tight around the
+        // words) the floor may be a word's own, and the pause is taken for
+        // a gap inside one word.
+        let mut y = noise(RATE as usize * 2, 0.002, &mut seed);
+        mix(&mut y, 100, &burst(400, 0.3));
+        mix(&mut y, 650, &burst(400, 0.3));
+        assert_eq!(segment(&y, 160).len(), 1);
     }
 
     #[test]
@@ -1729,7 +1798,7 @@ mod tests {
             assert_eq!(u[0].samples[..100], x[..100]);
             let len = u[0].samples.len() as f64 / RATE as f64;
             assert!((len - 0.4).abs() < 0.02, "len {len}");
-            // Found when the hangover ends, as anywhere else.
+            // Found when the (early) hangover ends, as anywhere else.
             assert!(u[0].detected_s - u[0].end_s <= 0.22);
         }
         // A steady sound from the start, and nothing else, is no word.
@@ -1765,7 +1834,7 @@ mod tests {
 
     #[test]
     fn a_word_said_just_before_ctrl_c_is_still_reported() {
-        // A word, then 100 ms of room tone (inside the 200 ms hangover that
+        // A word, then 100 ms of room tone (inside the 120 ms hangover that
         // would end it), then Ctrl-C: the word used to be dropped.
         let source = Source::channel(RATE, "test").unwrap();
         let tx = source.sender();
