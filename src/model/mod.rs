@@ -28,9 +28,11 @@ pub const MAGIC: &[u8; 8] = b"DIGITSMD";
 /// Bumped whenever the stored layout changes, or what the stored front-end
 /// settings compute (5: the clip's DC offset is removed first; 6: the
 /// endpoint detector ignores clicks; 7: and breaths next to the word; 8: a
-/// CRC-32 of the payload follows the version); older files are refused,
+/// CRC-32 of the payload follows the version; 9: the endpoint detector
+/// takes each block's polynomial trend out, so rumble is not the word); older
+/// files are refused,
 /// since their model learned from other features.
-pub const FORMAT_VERSION: u32 = 8;
+pub const FORMAT_VERSION: u32 = 9;
 
 /// The model built into the binary (trained by `digits train` on FSDD's
 /// official training split; see models/README.md).
