@@ -5,11 +5,12 @@
 //! clip with a second of room tone around the word gives the same frames as
 //! the clean clip.
 //!
-//! Method: block energies (10 ms at 8 kHz, each block's polynomial trend
-//! of degree 5 taken out first: a high-pass near 250 Hz that leaves out
-//! rumble and keeps a voice's formants) in dB; the noise floor is a low
-//! percentile of them. Speech is what rises `floor_margin_db` above the floor
-//! and is within `range_db` of the word's loudest block. Starting from the
+//! Method: block energies (10 ms at 8 kHz; when the background is rumble,
+//! each block's polynomial trend of degree 5 is taken out first, a
+//! high-pass near 250 Hz that keeps a voice's formants) in dB; the noise
+//! floor is a low percentile of them. Speech is what rises
+//! `floor_margin_db` above the floor and is within `range_db` of the word's
+//! loudest block. Starting from the
 //! loudest block of the loudest `seed_ms` stretch (not the loudest block,
 //! which may be a click), the word grows outwards across speech blocks,
 //! bridging gaps up to `max_gap_ms` after it (stop closures in "eight",
