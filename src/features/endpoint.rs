@@ -26,6 +26,7 @@
 //! Noise with no word in it (hiss, a fan, rumble, clicks) barely rises.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -338,7 +339,7 @@ pub const MAX_DETREND_DEGREE: u8 = 6;
 /// index), less its least-squares polynomial of `degree`, handed to `emit`:
 /// the energy left after projecting out an orthonormal basis of 1, t, …,
 /// t^degree, in dot products that vectorise. The bases are built once per
-/// thread and length.
+/// thread, length and degree.
 fn detrended_powers(
     samples: &[f32],
     block: usize,
@@ -347,18 +348,30 @@ fn detrended_powers(
     mut emit: impl FnMut(f32),
 ) {
     thread_local! {
-        /// (length, degree, basis): the full block's, and the last short
-        /// block's, rebuilt when its length changes.
-        static BASES: RefCell<[(usize, usize, Vec<f32>); 2]> = RefCell::default();
+        /// Bases by (length, degree), built on first use: the full block's
+        /// and each short last block's (at most `block` lengths), so no
+        /// clip after the first few builds one.
+        static BASES: RefCell<HashMap<(usize, usize), Vec<f32>>> = RefCell::default();
     }
     BASES.with_borrow_mut(|bases| {
-        for (_, chunk) in samples.chunks(block).enumerate().filter(|(i, _)| keep(*i)) {
-            let slot = &mut bases[usize::from(chunk.len() != block)];
-            if (slot.0, slot.1) != (chunk.len(), degree) {
-                *slot = (chunk.len(), degree, polynomial_basis(chunk.len(), degree));
+        let tail = samples.len() % block;
+        for len in [block, tail] {
+            if len > 0 {
+                bases
+                    .entry((len, degree))
+                    .or_insert_with(|| polynomial_basis(len, degree));
             }
+        }
+        // Looked up once per call, not per block.
+        let (full, short) = (&bases[&(block, degree)], bases.get(&(tail, degree)));
+        for (_, chunk) in samples.chunks(block).enumerate().filter(|(i, _)| keep(*i)) {
+            let basis = if chunk.len() == block {
+                full
+            } else {
+                short.expect("built above")
+            };
             let mut energy = f64::from(dot_lanes::<8>(chunk, chunk));
-            for q in slot.2.chunks_exact(chunk.len()) {
+            for q in basis.chunks_exact(chunk.len()) {
                 energy -= f64::from(dot_lanes::<8>(q, chunk)).powi(2);
             }
             emit((energy.max(0.0) / chunk.len() as f64) as f32);
