@@ -7,6 +7,7 @@ mod fetch;
 mod listen;
 mod predict;
 mod progress;
+mod record;
 mod train;
 
 use std::process::ExitCode;
@@ -62,6 +63,11 @@ pub enum Command {
     /// Listen to the microphone and print the digits you say
     #[command(after_help = "Example:\n  digits listen --auto")]
     Listen(listen::ListenArgs),
+    /// Record your own takes of each digit, checked, for `digits adapt`
+    #[command(
+        after_help = "Example:\n  digits record --speaker ann --out my-voice     # then: digits adapt --data my-voice --out me.model"
+    )]
+    Record(record::RecordArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -71,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Listen(args) => listen::run(args),
+        Command::Record(args) => record::run(args),
     }
 }
 
