@@ -1074,7 +1074,9 @@ pub fn run(
                     waited_s: waited,
                 })
                 .map_err(io)?;
-                asked_at = segmenter.stream_time();
+                // Once per prompt: someone who stepped away comes back to
+                // one reminder, not a screenful.
+                asked_at = f64::INFINITY;
             }
         }
     };

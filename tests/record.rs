@@ -766,11 +766,157 @@ fn words_parse_as_redo_takes_them() {
     assert_eq!(Word::parse("x"), None);
 }
 
-/// The real capture path: cpal → ALSA → PulseAudio, whose default source is
-/// the monitor of a null sink that `paplay` plays into. Needs the daemon
+/// A null sink of its own on the PulseAudio daemon of .ci/pulse-mic.sh, so
+/// this test hears only what it plays (`tests/listen.rs` plays into the
+/// default sink at the same time). Unloaded when dropped.
+struct OwnSink {
+    name: String,
+    module: String,
+}
+
+impl OwnSink {
+    fn new() -> Self {
+        let name = format!("digits_record_{}", std::process::id());
+        let out = Command::new("pactl")
+            .args(["load-module", "module-null-sink"])
+            .arg(format!("sink_name={name}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pactl: {out:?}");
+        let module = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Self { name, module }
+    }
+
+    /// `digits record …` with the sink's monitor as its microphone: the
+    /// ALSA pulse plugin records from `PULSE_SOURCE`.
+    fn record(&self, out_dir: &Path, takes: &str) -> Live {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_digits"))
+            .args(["record", "--speaker", "theo", "--takes", takes, "--out"])
+            .arg(out_dir)
+            .env("PULSE_SOURCE", format!("{}.monitor", self.name))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let mut readers = Vec::new();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        for (tag, stream) in [
+            ("out", Box::new(stdout) as Box<dyn BufRead + Send>),
+            ("err", Box::new(stderr)),
+        ] {
+            let tx = tx.clone();
+            readers.push(std::thread::spawn(move || {
+                for line in stream.lines().map_while(Result::ok) {
+                    let _ = tx.send(format!("{tag}: {line}"));
+                }
+            }));
+        }
+        Live {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn play(&self, wav: &Path) {
+        let played = Command::new("paplay")
+            .arg(format!("--device={}", self.name))
+            .arg(wav)
+            .status()
+            .unwrap();
+        assert!(played.success(), "paplay failed: {played}");
+    }
+}
+
+impl Drop for OwnSink {
+    fn drop(&mut self) {
+        let _ = Command::new("pactl")
+            .args(["unload-module", &self.module])
+            .status();
+    }
+}
+
+/// A running `digits record` and the lines it printed (`out: …`, `err: …`).
+struct Live {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Live {
+    /// Waits up to `secs` for a line starting with `prefix`.
+    fn wait_for(&mut self, prefix: &str, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                let hit = line.starts_with(prefix);
+                self.seen.push(line);
+                if hit {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Waits up to `secs` for the exit; then the lines left.
+    fn wait(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        // The readers end with the process.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push(line);
+        }
+        status
+    }
+
+    fn ctrl_c(&self) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    fn transcript(&self) -> String {
+        self.seen.join("\n")
+    }
+}
+
+/// Words said 1.2-1.5 s apart, as someone answering prompts does (the
+/// next prompt shows 0.6 s after a word).
+fn answers_wav(path: &Path, words: &[Vec<f32>], seed: u64) {
+    let mut r = rng(seed);
+    let mut x = vec![0.0; RATE as usize / 2];
+    for w in words {
+        x.extend(w);
+        x.extend(std::iter::repeat_n(
+            0.0,
+            (r.gen_range(1.2..1.5) * RATE as f64) as usize,
+        ));
+    }
+    add_room(&mut x, &mut r);
+    std::fs::write(path, wav_bytes(&x, RATE, 1, 16, false)).unwrap();
+}
+
+/// The real capture path: cpal → ALSA → PulseAudio, recording from the
+/// monitor of a null sink that `paplay` plays into. A whole session of
+/// ten takes, then one stopped with Ctrl-C after two. Needs the daemon
 /// from .ci/pulse-mic.sh; runs only with DIGITS_PULSE_TEST=1.
 #[test]
-fn pulse_virtual_microphone_records_a_session() {
+fn pulse_virtual_microphone_records_a_session_and_ctrl_c_keeps_it() {
     if std::env::var_os("DIGITS_PULSE_TEST").is_none_or(|v| v != "1") {
         eprintln!("skipped: set DIGITS_PULSE_TEST=1 after `. .ci/pulse-mic.sh` to run");
         return;
@@ -780,130 +926,50 @@ fn pulse_virtual_microphone_records_a_session() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("theo");
-    // Words 1.2-1.5 s apart: the next prompt shows 0.6 s after a word.
-    let mut x = white(RATE as usize / 2, ROOM_DB, &mut rng(14));
-    let mut r = rng(15);
-    for (_, w) in theo(&[5]) {
-        x.extend(&w);
-        x.extend(std::iter::repeat_n(
-            0.0,
-            (r.gen_range(1.2..1.5) * RATE as f64) as usize,
-        ));
-    }
-    add_room(&mut x, &mut r);
+    let sink = OwnSink::new();
+    let words: Vec<Vec<f32>> = theo(&[5]).into_iter().map(|(_, w)| w).collect();
     let wav = dir.path().join("say.wav");
-    std::fs::write(&wav, wav_bytes(&x, RATE, 1, 16, false)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_digits"))
-        .args(["record", "--speaker", "theo", "--takes", "1", "--out"])
-        .arg(&out_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            all += &line;
-            all.push('\n');
-        }
-        all
-    });
-    let wait_for = |what: &str, secs: u64| {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(secs) {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) if line.starts_with(what) => return true,
-                Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return false,
-            }
-        }
-        false
-    };
-    if !wait_for("audio is flowing", 20) {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("no audio within 20 s; stderr:\n{}", reader.join().unwrap());
-    }
-    let played = Command::new("paplay").arg(&wav).status().unwrap();
-    assert!(played.success(), "paplay failed: {played}");
-    // The session ends by itself once the ten takes are in.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let status = match status {
-        Some(s) => s,
-        None => {
-            // Ctrl-C: what was saved stays.
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            child.wait().unwrap()
-        }
-    };
-    let stderr = reader.join().unwrap();
-    assert!(status.success(), "exit {status}; stderr:\n{stderr}");
-    assert_eq!(names_in(&out_dir), expected_names(0..10, &[0]), "{stderr}");
+    answers_wav(&wav, &words, 14);
+
+    // A whole session: it ends by itself once the ten takes are in.
+    let out_dir = dir.path().join("session");
+    let mut live = sink.record(&out_dir, "1");
+    // The first prompt shows once audio flows (the first callback can
+    // take seconds); words said before it would be lost.
+    assert!(live.wait_for("err: say ZERO", 20), "{}", live.transcript());
+    sink.play(&wav);
+    let status = live.wait(20);
+    let transcript = live.transcript();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{transcript}");
+    assert_eq!(
+        names_in(&out_dir),
+        expected_names(0..10, &[0]),
+        "{transcript}"
+    );
     let files: Vec<PathBuf> = (0..10)
         .map(|d| out_dir.join(format!("{d}_theo_0.wav")))
         .collect();
     let correct = predicted_correctly(&files);
-    assert!(
-        correct >= 8,
-        "predict hears {correct} of 10; stderr:\n{stderr}"
-    );
-}
+    assert!(correct >= 8, "predict hears {correct} of 10:\n{transcript}");
 
-/// Ctrl-C during a live session: exit 130, one line saying what is kept.
-#[test]
-fn pulse_ctrl_c_stops_cleanly() {
-    if std::env::var_os("DIGITS_PULSE_TEST").is_none_or(|v| v != "1") || !cfg!(feature = "mic") {
-        eprintln!("skipped: set DIGITS_PULSE_TEST=1 after `. .ci/pulse-mic.sh` to run");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("theo");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_digits"))
-        .args(["record", "--speaker", "theo", "--out"])
-        .arg(&out_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let start = Instant::now();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.starts_with("say ZERO") || start.elapsed() > Duration::from_secs(20) {
-            break;
-        }
-    }
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert_eq!(status.code(), Some(130), "{rest:?}");
-    assert_eq!(
-        rest.last().map(String::as_str),
-        Some(
-            format!(
-                "stopped (Ctrl-C): {} holds 0 of 20 takes of theo; run the same command again to record the other 20",
-                out_dir.display()
-            )
-            .as_str()
-        )
+    // Ctrl-C after two takes: exit 130, the two kept.
+    let out_dir = dir.path().join("stopped");
+    let two = dir.path().join("two.wav");
+    answers_wav(&two, &words[..2], 15);
+    let mut live = sink.record(&out_dir, "1");
+    assert!(live.wait_for("err: say ZERO", 20), "{}", live.transcript());
+    sink.play(&two);
+    assert!(live.wait_for("err: say TWO", 10), "{}", live.transcript());
+    live.ctrl_c();
+    let status = live.wait(10);
+    let transcript = live.transcript();
+    assert_eq!(status.and_then(|s| s.code()), Some(130), "{transcript}");
+    assert!(
+        transcript.ends_with(&format!(
+            "err: stopped (Ctrl-C): {} holds 2 of 10 takes of theo; run the same command again to record the other 8",
+            out_dir.display()
+        )),
+        "{transcript}"
     );
+    assert_eq!(names_in(&out_dir), expected_names(0..2, &[0]));
 }
