@@ -481,6 +481,48 @@ fn words_that_fail_a_check_are_named_with_their_time_and_why() {
     );
 }
 
+/// A word of the file not heard at all (here: left out) moves every later
+/// word onto the prompt before its own; the base model hears the shift.
+#[test]
+fn a_word_missing_from_the_file_is_named_as_a_shift() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("theo");
+    let mut rec = Recording::new(16);
+    for (d, w) in theo(&[5, 6]).iter().enumerate() {
+        if d != 3 {
+            rec.word(&w.1);
+        }
+    }
+    let wav = dir.path().join("session.wav");
+    rec.write(&wav);
+    let out = record_cmd(&out_dir, &wav, &[]).code(2);
+    let stderr = stderr_of(&out);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    let f = wav.display();
+    // FOUR, said where THREE was asked for.
+    let said = rec.words[3].0 as f64 / RATE as f64;
+    let (head, rest) = lines[1].split_once(" s in ").unwrap();
+    assert_eq!(
+        head.rsplit_once(" (").unwrap().0,
+        "warning: the takes from THREE take 1 of 2 on"
+    );
+    let at: f64 = head.rsplit_once(" (").unwrap().1.parse().unwrap();
+    assert!((at - said).abs() < 0.1, "{}: FOUR at {said:.2} s", lines[1]);
+    assert!(
+        rest.starts_with(&format!(
+            "{f}) sound like the word asked for after theirs ("
+        )),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].ends_with("): a word was probably not heard before it (too quiet?), so each went to the prompt before its own; check them with `digits predict`, remove the wrong ones and record them again"), "{}", lines[1]);
+    assert_eq!(
+        lines[2],
+        format!("digits: 1 take missing: {f} ran out of words before NINE take 2 of 2; a re-run records only the missing ones (from a WAV of just those words, in order, or from the microphone)")
+    );
+}
+
 #[test]
 fn bad_input_is_one_clear_line_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();

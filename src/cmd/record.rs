@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use digits::listen::{self, Pace, Source};
+use digits::model::{ModelFile, Recognizer};
 use digits::record::{self, Finish, Notice, Outcome, Plan, RecordConfig, RecordError, Word};
 
 use super::listen::{sigint, EXIT_INTERRUPTED};
@@ -148,6 +149,16 @@ fn finish(
             outcome.extra_from_s.unwrap_or_default()
         );
     }
+    let shift = match &args.from_wav {
+        Some(file) if outcome.saved > 0 => shift_text(plan, outcome, file)?,
+        _ => None,
+    };
+    if let (Some(text), 0) = (&shift, missing) {
+        return Err(BadInput(text.clone()).into());
+    }
+    if let Some(text) = &shift {
+        note!("warning: {text}");
+    }
     if missing > 0 {
         let mut why = Vec::new();
         if !outcome.refused.is_empty() {
@@ -195,6 +206,43 @@ fn finish(
     }
     note!("{done}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// From a file, a word not heard (or a sound taken for one) moves every
+/// later word onto the wrong prompt. The base model hears each take saved;
+/// a stretch of them that sounds like the neighbouring prompt's digit is
+/// named ([`record::find_shift`]).
+fn shift_text(plan: &Plan, outcome: &Outcome, file: &Path) -> anyhow::Result<Option<String>> {
+    let mut recognizer = Recognizer::new(ModelFile::embedded()?)?;
+    let mut heard = Vec::with_capacity(plan.takes.len());
+    for (take, at) in plan.takes.iter().zip(&outcome.saved_at) {
+        heard.push(match at {
+            Some(_) => {
+                let a = digits::audio::read_wav(&take.path)?;
+                Some(recognizer.recognize(&a.samples, a.sample_rate)?.digit)
+            }
+            None => None,
+        });
+    }
+    let Some(shift) = record::find_shift(plan, &heard) else {
+        return Ok(None);
+    };
+    let first = &plan.takes[shift.from];
+    let (whose, cause) = if shift.by > 0 {
+        ("after", "a word was probably not heard before it (too quiet?), so each went to the prompt before its own")
+    } else {
+        ("before", "a sound was probably taken for a word before it, or a word heard as two, so each went to the prompt after its own")
+    };
+    Ok(Some(format!(
+        "the takes from {} take {} of {} on ({:.2} s in {}) sound like the word asked for {whose} theirs ({} of {}): {cause}; check them with `digits predict`, remove the wrong ones and record them again",
+        first.word.spoken(),
+        first.round,
+        first.rounds,
+        outcome.saved_at[shift.from].unwrap_or_default(),
+        file.display(),
+        shift.shifted,
+        shift.of
+    )))
 }
 
 /// A library error with the exit code it deserves: a listen error keeps
