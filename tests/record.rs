@@ -335,7 +335,7 @@ fn a_rerun_keeps_what_was_saved_and_records_only_what_is_missing() {
     assert_eq!(
         stderr_of(&out),
         format!(
-            "nothing to record: {d} holds all 20 takes of theo (--redo DIGIT records a digit again, --takes K more rounds)\n"
+            "nothing to record: {d} holds all 20 takes of theo (--redo DIGIT records a digit again, a larger --takes adds more)\n"
         )
     );
 }

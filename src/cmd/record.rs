@@ -30,20 +30,20 @@ pub struct RecordArgs {
     /// Folder for the takes (created if missing); takes already there are kept
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Takes of each digit (rounds of ZERO to NINE)
+    /// Takes of each digit: ZERO to NINE, K times over
     #[arg(long, value_name = "K", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..=record::MAX_ROUNDS as i64))]
     pub takes: u32,
     /// Input device: an id or name from `digits listen --list-devices` [default: the system default]
     #[arg(long, value_name = "NAME")]
     pub device: Option<String>,
-    /// Read the words from a WAV file instead of a device, in the order asked (ZERO to NINE, then the next round)
+    /// Read the words from a WAV file instead of a device, in the order asked (ZERO to NINE, then again)
     #[arg(long, value_name = "FILE", conflicts_with = "device")]
     pub from_wav: Option<PathBuf>,
     /// Record this digit's takes again, replacing them (0-9, or `oh`; repeat or separate with commas)
     #[arg(long, value_name = "DIGIT", value_parser = parse_word, value_delimiter = ',')]
     pub redo: Vec<Word>,
-    /// One more word a round after NINE: "oh", saved as a zero (0_NAME_100.wav, 0_NAME_101.wav, …)
+    /// After each NINE, one more word: "oh", saved as a zero (0_NAME_100.wav, 0_NAME_101.wav, …)
     #[arg(long)]
     pub oh: bool,
 }
@@ -74,7 +74,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     }
     if plan.takes.is_empty() {
         note!(
-            "nothing to record: {dir} holds all {} takes of {} (--redo DIGIT records a digit again, --takes K more rounds)",
+            "nothing to record: {dir} holds all {} takes of {} (--redo DIGIT records a digit again, a larger --takes adds more)",
             plan.all,
             plan.speaker
         );
