@@ -52,6 +52,12 @@ pub enum RecordError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write into the folder {path}")]
+    WriteFolder {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot save {path}")]
     Write {
         path: String,
@@ -71,6 +77,7 @@ impl RecordError {
             RecordError::Listen(e) => e.is_bad_input(),
             RecordError::CreateFolder { source, .. }
             | RecordError::ReadFolder { source, .. }
+            | RecordError::WriteFolder { source, .. }
             | RecordError::Write { source, .. } => !crate::model::is_job_failure(source),
             RecordError::BadSpeaker(_)
             | RecordError::BadTakes(_)
@@ -206,33 +213,27 @@ pub struct Plan {
     /// Takes of the session neither in the folder nor in `takes` (they
     /// are missing, but `--redo` asked for others).
     pub missing_elsewhere: usize,
+    /// Every take's file, in the order asked.
+    pub paths: Vec<PathBuf>,
 }
 
 /// Plans a session: `rounds` rounds of ZERO..NINE (and OH after NINE when
 /// `oh`). A take whose file is in `dir` and reads as a WAV is kept;
 /// the others are to record. With `redo`, only the takes of those words
-/// are recorded, all of them again. Creates `dir` if it is missing and
-/// removes temporary files an interrupted save left there.
+/// are recorded, all of them again. Nothing is written: see
+/// [`Plan::prepare`].
 pub fn plan(dir: &Path, speaker: &str, rounds: u32, oh: bool, redo: &[Word]) -> Result<Plan> {
     check_speaker(speaker)?;
     if !(1..=MAX_ROUNDS).contains(&rounds) {
         return Err(RecordError::BadTakes(rounds));
     }
     let shown = || dir.display().to_string();
-    match std::fs::metadata(dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(RecordError::BadFolder {
-                path: shown(),
-                reason: "it exists and is not a folder; pass a folder for the takes".into(),
-            })
-        }
-        Err(_) => std::fs::create_dir_all(dir).map_err(|source| RecordError::CreateFolder {
+    if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(RecordError::BadFolder {
             path: shown(),
-            source,
-        })?,
+            reason: "it exists and is not a folder; pass a folder for the takes".into(),
+        });
     }
-    remove_partials(dir, speaker)?;
     let mut plan = Plan {
         dir: dir.to_path_buf(),
         speaker: speaker.to_string(),
@@ -242,12 +243,14 @@ pub fn plan(dir: &Path, speaker: &str, rounds: u32, oh: bool, redo: &[Word]) -> 
         unreadable: Vec::new(),
         takes: Vec::new(),
         missing_elsewhere: 0,
+        paths: Vec::new(),
     };
     for round in 1..=rounds {
         let words = (0..10).map(Word::Digit).chain(oh.then_some(Word::Oh));
         for word in words {
             plan.all += 1;
             let path = dir.join(file_name(speaker, word, round));
+            plan.paths.push(path.clone());
             let state = take_state(&path).map_err(|source| RecordError::ReadFolder {
                 path: shown(),
                 source,
@@ -274,6 +277,34 @@ pub fn plan(dir: &Path, speaker: &str, rounds: u32, oh: bool, redo: &[Word]) -> 
         }
     }
     Ok(plan)
+}
+
+impl Plan {
+    /// Makes the folder ready: creates it if missing, removes temporary
+    /// files an interrupted save left there, and makes sure a take can be
+    /// written, before anyone speaks a word.
+    pub fn prepare(&self) -> Result<()> {
+        let shown = || self.dir.display().to_string();
+        if !self.dir.is_dir() {
+            std::fs::create_dir_all(&self.dir).map_err(|source| RecordError::CreateFolder {
+                path: shown(),
+                source,
+            })?;
+        }
+        remove_partials(&self.dir, &self.speaker)?;
+        let probe = self.dir.join(format!(".{}.probe.partial", self.speaker));
+        let written = std::fs::write(&probe, b"");
+        let _ = std::fs::remove_file(&probe);
+        written.map_err(|source| RecordError::WriteFolder {
+            path: shown(),
+            source,
+        })
+    }
+
+    /// Takes of the session in the folder now.
+    pub fn held(&self) -> usize {
+        self.paths.iter().filter(|p| p.is_file()).count()
+    }
 }
 
 enum TakeState {
@@ -1344,6 +1375,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("new");
         let p = plan(&d, "ann", 2, true, &[]).unwrap();
+        assert!(!d.exists());
+        p.prepare().unwrap();
         assert!(d.is_dir());
         assert_eq!((p.all, p.kept, p.takes.len()), (22, 0, 22));
         assert_eq!(p.takes[10].word, Word::Oh);
@@ -1352,6 +1385,7 @@ mod tests {
         std::fs::write(&p.takes[4].path, b"not a wav").unwrap();
         std::fs::write(d.join(".5_ann_0.wav.partial"), b"half").unwrap();
         let p = plan(&d, "ann", 2, true, &[]).unwrap();
+        p.prepare().unwrap();
         assert_eq!((p.kept, p.takes.len()), (1, 21));
         assert_eq!(p.unreadable, [d.join("4_ann_0.wav")]);
         assert!(!d.join(".5_ann_0.wav.partial").exists());

@@ -578,6 +578,23 @@ fn bad_input_is_one_clear_line_and_creates_nothing() {
         2,
         "error: invalid value '0' for '--takes <K>': 0 is not in 1..=99",
     );
+    let device = if cfg!(feature = "mic") {
+        "digits: no input device named \"no-such-device-7\"; see `digits listen --list-devices`\n"
+    } else {
+        "digits: this digits was built without microphone support"
+    };
+    one_line(
+        &[
+            "--speaker",
+            "theo",
+            "--out",
+            o,
+            "--device",
+            "no-such-device-7",
+        ],
+        2,
+        device,
+    );
     assert!(!out_dir.exists());
     // A file where the folder should be.
     let file = dir.path().join("a-file");

@@ -84,6 +84,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         Some(s) => s,
         None => listen::open_device(args.device.as_deref())?,
     };
+    plan.prepare().map_err(classify)?;
     let live = !source.on_demand();
     note!("{}", header(&plan, &args));
     if live {
@@ -131,7 +132,7 @@ fn finish(
 ) -> anyhow::Result<ExitCode> {
     let dir = args.out.display();
     let missing = outcome.missing();
-    let held = plan.all - plan.missing_elsewhere - missing;
+    let held = plan.held();
     if outcome.finish == Finish::Interrupted {
         note!(
             "stopped (Ctrl-C): {dir} holds {held} of {} takes of {}; run the same command again to record the other {}",
@@ -176,9 +177,15 @@ fn finish(
                 first.rounds
             ));
         }
+        // With --redo a take not recorded again keeps its old file.
         let text = format!(
-            "{missing} {} missing: {}; {}",
+            "{missing} {} {}: {}; {}",
             if missing == 1 { "take" } else { "takes" },
+            if args.redo.is_empty() {
+                "missing"
+            } else {
+                "not recorded again"
+            },
             why.join(", and "),
             if live {
                 "run the same command again to record only the missing ones"
