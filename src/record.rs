@@ -1328,9 +1328,7 @@ mod tests {
         // The word for THREE (take 1) was not heard: from there on each
         // take holds the next prompt's word, the last one never came.
         let mut shifted = labels.clone();
-        for i in 3..19 {
-            shifted[i] = labels[i + 1];
-        }
+        shifted[3..19].copy_from_slice(&labels[4..20]);
         shifted[19] = None;
         let s = find_shift(&p, &shifted).unwrap();
         assert_eq!((s.from, s.by, s.shifted, s.of), (3, 1, 16, 16));
