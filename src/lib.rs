@@ -11,7 +11,8 @@
 //! - [`fetch`]: downloading the dataset from Hugging Face;
 //! - [`eval`]: metrics and reports;
 //! - [`plot`]: the accuracy-against-SNR chart;
-//! - [`listen`]: the live microphone loop.
+//! - [`listen`]: the live microphone loop;
+//! - [`record`]: guided enrolment sessions (a speaker's own takes).
 
 pub mod audio;
 pub mod augment;
@@ -23,3 +24,4 @@ pub mod fetch;
 pub mod listen;
 pub mod model;
 pub mod plot;
+pub mod record;

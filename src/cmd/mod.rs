@@ -8,6 +8,7 @@ mod fetch;
 mod listen;
 mod predict;
 mod progress;
+mod record;
 mod train;
 
 use std::process::ExitCode;
@@ -63,9 +64,14 @@ pub enum Command {
     /// Listen to the microphone and print the digits you say
     #[command(after_help = "Example:\n  digits listen --auto")]
     Listen(listen::ListenArgs),
+    /// Record your own takes of each digit, checked, for `digits adapt`
+    #[command(
+        after_help = "Example:\n  digits record --speaker ann --out my-voice     # then: digits adapt --data my-voice --out me.model"
+    )]
+    Record(record::RecordArgs),
     /// Teach a model your voice: a personal model from your own takes
     #[command(
-        after_help = "Example:\n  digits record --speaker ann --out takes/ && digits adapt --data takes/ --out ann.model"
+        after_help = "Example:\n  digits adapt --data my-voice --out me.model && digits predict --model me.model clip.wav"
     )]
     Adapt(adapt::AdaptArgs),
 }
@@ -77,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Listen(args) => listen::run(args),
+        Command::Record(args) => record::run(args),
         Command::Adapt(args) => adapt::run(args),
     }
 }
