@@ -18,5 +18,7 @@ mod train_cli;
 mod voices;
 // `digits record`: enrolment sessions from recordings.
 mod record;
+// `digits adapt` and `eval --enroll`: teaching it a voice.
+mod adapt;
 // Helpers shared by the modules above.
 mod util;

@@ -66,7 +66,7 @@ pub struct AdaptReport {
     /// Clips left out because no word rises in them (`origin`s).
     pub no_word: Vec<String>,
     /// Each added take classified by the personal model without that take
-    /// (takes of digits with no other take cannot be): how many were, how
+    /// (a speaker's only take of a digit cannot be): how many were, how
     /// many of them it hears right, and the ones it does not.
     pub held_out_checked: usize,
     pub held_out_correct: usize,
@@ -149,8 +149,15 @@ pub fn adapt(base: &ModelFile, clips: &[Clip], opts: &AdaptOptions) -> Result<Ad
     let p = model.personal.as_ref().expect("just set");
     let mut checked = 0;
     for (i, c) in clips.iter().enumerate() {
-        // A digit's only take cannot be checked against the others.
-        let others = p.templates().iter().filter(|t| t.digit == c.digit).count() - 1;
+        // A speaker's only take of a digit cannot be checked: against
+        // another voice's takes it would say nothing about this one.
+        let speaker = speaker_of(c);
+        let others = p
+            .templates()
+            .iter()
+            .filter(|t| t.digit == c.digit && t.speaker == speaker)
+            .count()
+            - 1;
         if others == 0 {
             continue;
         }
