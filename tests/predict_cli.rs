@@ -66,7 +66,7 @@ fn predict_json_counts_the_words_of_a_multi_word_file() {
     );
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
-        "digits: two.wav: warning: this sounds like 2 words, and predict names one digit per file; \
+        "digits: warning: two.wav: this sounds like 2 words, and predict names one digit per file; \
          for a digit string use `digits listen --auto --fast --from-wav FILE`\n"
     );
 }

@@ -79,10 +79,10 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
             // (and with --json, in the object: `"words": n`).
             let words = match Vad::count_in(&a.samples, a.sample_rate) {
                 Ok(n @ 2..) => {
-                    note!(
-                        "digits: {}: warning: this sounds like {n} words, and predict names one digit per file; for a digit string use `digits listen --auto --fast --from-wav FILE`",
+                    super::warning(&format!(
+                        "{}: this sounds like {n} words, and predict names one digit per file; for a digit string use `digits listen --auto --fast --from-wav FILE`",
                         input.name()
-                    );
+                    ));
                     n
                 }
                 _ => 1,
@@ -106,7 +106,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     Ok(())
                 };
-                note!("digits: {e:#}");
+                super::error(&format!("{e:#}"));
                 printed
             }
         };
@@ -114,10 +114,10 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush().context(WRITING)?;
     if failed > 0 {
-        note!(
-            "digits: {failed} of {} files could not be classified",
+        super::error(&format!(
+            "{failed} of {} files could not be classified",
             args.files.len()
-        );
+        ));
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     Ok(ExitCode::SUCCESS)
