@@ -11,6 +11,7 @@
 //! - [`fetch`]: downloading the dataset from Hugging Face;
 //! - [`eval`]: metrics and reports;
 //! - [`plot`]: the accuracy-against-SNR chart;
+//! - [`predict`]: one recording's checks and answer, as `digits predict` gives it;
 //! - [`listen`]: the live microphone loop.
 
 pub mod audio;
@@ -23,3 +24,4 @@ pub mod fetch;
 pub mod listen;
 pub mod model;
 pub mod plot;
+pub mod predict;
