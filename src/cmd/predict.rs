@@ -42,7 +42,6 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
         return Err(BadInput("`-` (standard input) can be given only once".into()).into());
     }
     let model = ModelFile::load_or_embedded(args.model.as_deref())?;
-    let mut predictor = Predictor::new(model)?;
     // Results are written in blocks, not a write per line; stdout is
     // flushed before anything goes to stderr, so the two stay in order.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -69,11 +68,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
     };
     let workers = worker_count(args.files.len());
     if workers <= 1 {
+        let mut predictor = Predictor::new(model)?;
         for file in &args.files {
             print(one_file(&mut predictor, file, &args))?;
         }
     } else {
-        in_parallel(predictor, workers, &args, &mut print)?;
+        in_parallel(&model, workers, &args, &mut print)?;
     }
     out.flush().context(WRITING)?;
     if failed > 0 {
@@ -86,8 +86,8 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Files per worker thread before another is worth its start-up (a copy
-/// of the model and its front end, a fraction of a millisecond).
+/// Files per worker thread before another is worth its start-up (its own
+/// copy of the model and front end, a fraction of a millisecond).
 const FILES_PER_WORKER: usize = 16;
 
 /// How many threads classify `n` files: one for a few files, then up to
@@ -147,36 +147,35 @@ fn one_file(predictor: &mut Predictor, file: &Path, args: &PredictArgs) -> Done 
     }
 }
 
-/// Classifies the files on `workers` threads, each with its own copy of
-/// the model, and hands the outcomes to `print` in the order the files
-/// were given, each as soon as those before it are out.
+/// Classifies the files on `workers` threads, each building its own copy
+/// of the model (in parallel), and hands the outcomes to `print` in the
+/// order the files were given, each as soon as those before it are out.
 fn in_parallel(
-    first: Predictor,
+    model: &ModelFile,
     workers: usize,
     args: &PredictArgs,
     print: &mut dyn FnMut(Done) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut predictors = Vec::with_capacity(workers);
-    let model = first.model().clone();
-    predictors.push(first);
-    for _ in 1..workers {
-        predictors.push(Predictor::new(model.clone())?);
-    }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Done)>();
     std::thread::scope(|s| {
-        for mut predictor in predictors {
-            let (tx, next) = (tx.clone(), &next);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(file) = args.files.get(i) else {
-                    return;
-                };
-                if tx.send((i, one_file(&mut predictor, file, args))).is_err() {
-                    return; // printing failed; stop
-                }
-            });
-        }
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (tx, next) = (tx.clone(), &next);
+                s.spawn(move || -> anyhow::Result<()> {
+                    let mut predictor = Predictor::new(model.clone())?;
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = args.files.get(i) else {
+                            return Ok(());
+                        };
+                        if tx.send((i, one_file(&mut predictor, file, args))).is_err() {
+                            return Ok(()); // printing failed; stop
+                        }
+                    }
+                })
+            })
+            .collect();
         drop(tx);
         // Outcomes arrive in any order; print them in the files' order.
         let mut waiting = std::collections::BTreeMap::new();
@@ -191,6 +190,11 @@ fn in_parallel(
                     return Err(e);
                 }
             }
+        }
+        // A worker that could not build its copy of the model took no
+        // files; the others took them all. Its error is still reported.
+        for h in handles {
+            h.join().expect("predict worker panicked")?;
         }
         Ok(())
     })
