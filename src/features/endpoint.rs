@@ -72,7 +72,7 @@ pub struct EndpointConfig {
     /// formants, and its slow swings in a long recording otherwise rise
     /// above the floor and join the word: 2 s of it either side of the test
     /// clips, 15 dB below the word, took accuracy to 62 %
-    /// (prompts/endpoint-detection.md, tenth session).
+    /// (prompts/endpoint-detection.md, "Rumble around the word").
     pub detrend_degree: Option<u8>,
     /// ...used only when the background is rumble: when taking the trend
     /// out lowers the floor (10th-percentile block, measured on every
@@ -143,7 +143,7 @@ pub struct Word {
 }
 
 /// Below this [`word_rise_db`] a clip holds no word, only noise.
-/// Measured (`prompts/endpoint-detection.md`, ninth session): white, pink
+/// Measured (`prompts/endpoint-detection.md`, "Steady noise with no word in it"): white, pink
 /// noise and clicks alone rise at most 2.7 dB; the 3,000 FSDD clips 5.0 dB
 /// or more; with white noise at 0 dB SNR, 1 of the 300 test clips falls
 /// below 3 dB.
@@ -539,7 +539,7 @@ mod tests {
         let cfg = EndpointConfig::default();
         let r = find_word(&cfg, &x, 8000, &mut Vec::new()).range;
         assert_eq!(r, 8000 - 240..10_400 + 240);
-        // With the fourth session's rule (250 ms either side), the breath
+        // With the older rule (250 ms either side), the breath
         // joined the word.
         let old = EndpointConfig {
             max_lead_gap_ms: 250.0,
