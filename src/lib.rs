@@ -12,7 +12,8 @@
 //! - [`eval`]: metrics and reports;
 //! - [`plot`]: the accuracy-against-SNR chart;
 //! - [`predict`]: one recording's checks and answer, as `digits predict` gives it;
-//! - [`listen`]: the live microphone loop.
+//! - [`listen`]: the live microphone loop;
+//! - [`record`]: guided enrolment (a speaker's own takes).
 
 pub mod audio;
 pub mod augment;
@@ -25,3 +26,4 @@ pub mod listen;
 pub mod model;
 pub mod plot;
 pub mod predict;
+pub mod record;

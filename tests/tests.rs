@@ -18,5 +18,7 @@ mod recognition;
 mod train_cli;
 // Real voices from Debian packages.
 mod voices;
+// `digits record`: enrolment sessions from recordings.
+mod record;
 // Helpers shared by the modules above.
 mod util;

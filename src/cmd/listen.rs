@@ -63,7 +63,7 @@ pub struct ListenArgs {
 }
 
 /// Exit code after Ctrl-C: 128 + SIGINT, as shells report it.
-const EXIT_INTERRUPTED: u8 = 130;
+pub(super) const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     if args.list_devices {
@@ -298,7 +298,7 @@ fn bar(p: f32, width: usize) -> String {
 /// Unix) rather than a new dependency; only async-signal-safe work happens
 /// in the handler (an atomic swap, `_exit`).
 #[cfg(unix)]
-mod sigint {
+pub(super) mod sigint {
     use std::os::raw::c_int;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -330,7 +330,7 @@ mod sigint {
 
 /// Elsewhere Ctrl-C keeps its default (the process ends at once).
 #[cfg(not(unix))]
-mod sigint {
+pub(super) mod sigint {
     use std::sync::atomic::AtomicBool;
 
     pub static RAISED: AtomicBool = AtomicBool::new(false);

@@ -10,6 +10,7 @@ mod listen;
 mod man;
 mod predict;
 mod progress;
+mod record;
 mod train;
 
 use std::process::ExitCode;
@@ -67,9 +68,14 @@ pub enum Command {
     /// Listen to the microphone and print the digits you say
     #[command(after_help = "Example:\n  digits listen --auto")]
     Listen(listen::ListenArgs),
+    /// Record your own takes of each digit, checked, for `digits adapt`
+    #[command(
+        after_help = "Example:\n  digits record --speaker ann --out my-voice     # then: digits adapt --data my-voice --out me.model"
+    )]
+    Record(record::RecordArgs),
     /// Teach a model your voice: a personal model from your own takes
     #[command(
-        after_help = "Example:\n  digits record --speaker ann --out takes/ && digits adapt --data takes/ --out ann.model"
+        after_help = "Example:\n  digits adapt --data my-voice --out me.model && digits predict --model me.model clip.wav"
     )]
     Adapt(adapt::AdaptArgs),
     /// Print a shell completion script
@@ -164,6 +170,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Listen(args) => listen::run(args),
+        Command::Record(args) => record::run(args),
         Command::Adapt(args) => adapt::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

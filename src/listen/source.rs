@@ -195,7 +195,9 @@ impl Source {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    pub(super) fn recv(&self, timeout: Duration) -> std::result::Result<Event, RecvTimeoutError> {
+    /// The next event, waiting at most `timeout` (for loops outside this
+    /// module, such as `record`'s).
+    pub fn recv(&self, timeout: Duration) -> std::result::Result<Event, RecvTimeoutError> {
         self.rx.recv_timeout(timeout)
     }
 }
