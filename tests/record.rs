@@ -505,7 +505,7 @@ fn a_word_missing_from_the_file_is_named_as_a_shift() {
     let (head, rest) = lines[1].split_once(" s in ").unwrap();
     assert_eq!(
         head.rsplit_once(" (").unwrap().0,
-        "warning: the takes from THREE take 1 of 2 on"
+        "digits: warning: the takes from THREE take 1 of 2 on"
     );
     let at: f64 = head.rsplit_once(" (").unwrap().1.parse().unwrap();
     assert!((at - said).abs() < 0.1, "{}: FOUR at {said:.2} s", lines[1]);
