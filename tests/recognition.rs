@@ -605,7 +605,10 @@ fn help_lists_the_five_subcommands_with_examples() {
             "{cmd} --help has no example"
         );
     }
-    assert!(help.contains("Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input."));
+    assert!(help.contains(
+        "Exit codes: 0 success, 1 the job failed (network, full disk), 2 bad usage or\n\
+         bad input, 130 stopped with Ctrl-C."
+    ));
     let bad = digits_cmd()
         .args(["predict", "--top", "0", "x.wav"])
         .output()
