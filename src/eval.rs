@@ -130,6 +130,21 @@ pub struct Scored {
     pub metrics: Metrics,
     pub timing: Timing,
     pub predicted: Vec<u8>,
+    /// The clips it got wrong, in test order.
+    pub misses: Vec<Miss>,
+}
+
+/// A clip the model got wrong.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Miss {
+    /// The clip's `origin`: its file, or `file.parquet#row`.
+    pub file: String,
+    /// The digit said.
+    pub truth: u8,
+    /// The digit heard.
+    pub digit: u8,
+    /// The model's probability of the digit heard.
+    pub confidence: f32,
 }
 
 /// `clips` without those in which no word rises above the background, and
@@ -170,6 +185,7 @@ pub fn score(model: &ModelFile, clips: &[Clip]) -> Result<Scored> {
     }
     let (mut t_feat, mut t_pred, mut audio_s) = (0.0f64, 0.0f64, 0.0f64);
     let mut predicted = Vec::with_capacity(clips.len());
+    let mut misses = Vec::new();
     for c in clips {
         let t0 = Instant::now();
         rec.features(&c.samples, c.sample_rate)?;
@@ -180,6 +196,14 @@ pub fn score(model: &ModelFile, clips: &[Clip]) -> Result<Scored> {
         t_pred += (t2 - t1).as_secs_f64();
         audio_s += c.samples.len() as f64 / c.sample_rate as f64;
         predicted.push(p.digit);
+        if p.digit != c.digit {
+            misses.push(Miss {
+                file: c.origin.clone(),
+                truth: c.digit,
+                digit: p.digit,
+                confidence: p.confidence,
+            });
+        }
     }
     let n = clips.len().max(1) as f64;
     let truth: Vec<u8> = clips.iter().map(|c| c.digit).collect();
@@ -191,6 +215,7 @@ pub fn score(model: &ModelFile, clips: &[Clip]) -> Result<Scored> {
             real_time_factor: (t_feat + t_pred) / audio_s.max(1e-9),
         },
         predicted,
+        misses,
     })
 }
 
@@ -381,6 +406,8 @@ pub struct SpeakerReport {
     /// Held-out clips in which no word rises, left out of the score (see
     /// [`without_wordless`]); a speaker with no other clips has no fold.
     pub no_word: Vec<String>,
+    /// The held-out clips each fold's model got wrong, fold by fold.
+    pub misses: Vec<Miss>,
 }
 
 impl SpeakerReport {
@@ -431,7 +458,7 @@ pub fn speaker_folds_with_noise(
     let mut out = Vec::new();
     let (mut truth, mut predicted) = (Vec::new(), Vec::new());
     let mut correct = vec![0usize; levels.len()];
-    let (mut no_word, mut held_out) = (Vec::new(), 0);
+    let (mut no_word, mut held_out, mut misses) = (Vec::new(), 0, Vec::new());
     for (speaker, train, test) in folds {
         held_out += test.len();
         let test = match without_wordless(&opts.front_end, &test.clips) {
@@ -460,6 +487,7 @@ pub fn speaker_folds_with_noise(
         }
         truth.extend(test.iter().map(|c| c.digit));
         predicted.extend(s.predicted);
+        misses.extend(s.misses);
         out.push(Fold {
             speaker,
             accuracy: s.metrics.accuracy,
@@ -482,6 +510,7 @@ pub fn speaker_folds_with_noise(
             })
             .collect(),
         no_word,
+        misses,
     })
 }
 

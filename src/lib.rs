@@ -11,8 +11,9 @@
 //! - [`fetch`]: downloading the dataset from Hugging Face;
 //! - [`eval`]: metrics and reports;
 //! - [`plot`]: the accuracy-against-SNR chart;
+//! - [`predict`]: one recording's checks and answer, as `digits predict` gives it;
 //! - [`listen`]: the live microphone loop;
-//! - [`record`]: guided enrolment sessions (a speaker's own takes).
+//! - [`record`]: guided enrolment (a speaker's own takes).
 
 pub mod audio;
 pub mod augment;
@@ -24,4 +25,5 @@ pub mod fetch;
 pub mod listen;
 pub mod model;
 pub mod plot;
+pub mod predict;
 pub mod record;

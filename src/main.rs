@@ -26,17 +26,18 @@ mod cmd;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cmd::Cli::parse();
+    let cli = match cmd::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {
             if cmd::is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            note!("digits: {err:#}");
+            cmd::error(&format!("{err:#}"));
             cmd::exit_code_for(&err)
         }
     }

@@ -25,6 +25,10 @@ const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 /// Errors from writing charts.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
+    #[error("{path}: is a file, not a folder; pass --plot a folder to write the charts into (created if needed), e.g. --plot plots")]
+    IsAFile { path: PathBuf },
+    #[error("{path}: cannot create the plot folder, since {file} is a file; pass --plot a folder you can write to")]
+    FileOnTheWay { path: PathBuf, file: PathBuf },
     #[error(
         "{path}: cannot create the plot folder ({source}); pass --plot a folder you can write to"
     )]
@@ -57,7 +61,7 @@ impl PlotError {
     /// fault: a full disk is the job failing, not a bad `--plot`.
     pub fn is_bad_path(&self) -> bool {
         match self {
-            Self::CreateDir { .. } => true,
+            Self::IsAFile { .. } | Self::FileOnTheWay { .. } | Self::CreateDir { .. } => true,
             Self::Write { source, .. } => !crate::model::is_job_failure(source),
             Self::Draw { .. } | Self::Font => false,
         }
@@ -69,6 +73,22 @@ pub type Result<T> = std::result::Result<T, PlotError>;
 /// Creates `dir` if needed and checks a file can be written in it, so a bad
 /// `--plot` fails before a long evaluation rather than after.
 pub fn prepare_dir(dir: &Path) -> Result<()> {
+    // A file where the folder (or a folder on the way) should be: say so,
+    // rather than "File exists" or "Not a directory".
+    if let Some(file) = dir
+        .ancestors()
+        .find(|a| !a.as_os_str().is_empty() && a.exists() && !a.is_dir())
+    {
+        let path = dir.to_path_buf();
+        return Err(if file == dir {
+            PlotError::IsAFile { path }
+        } else {
+            PlotError::FileOnTheWay {
+                path,
+                file: file.to_path_buf(),
+            }
+        });
+    }
     std::fs::create_dir_all(dir).map_err(|source| PlotError::CreateDir {
         path: dir.to_path_buf(),
         source,

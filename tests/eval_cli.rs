@@ -465,7 +465,7 @@ fn eval_leaves_out_and_names_clips_with_no_word() {
     )
     .unwrap();
     let note = format!(
-        "note: 1 clip holds no word (silence or steady noise) and was left out of the score: {}\n",
+        "digits: note: 1 clip holds no word (silence or steady noise) and was left out of the score: {}\n",
         muted.display()
     );
     let out = cargo_bin_cmd!("digits")
@@ -511,4 +511,75 @@ fn eval_leaves_out_and_names_clips_with_no_word() {
             "digits: the one clip to test holds no word (silence or steady noise), so there is \
              nothing to score; check that the recordings hold spoken digits\n",
         );
+}
+
+/// `eval` names the clips it got wrong: the file, the digit said, the digit
+/// heard and the confidence, in the report and in `--json` (`errors`).
+#[test]
+fn eval_lists_the_clips_it_got_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("mine");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(fsdd().join("1_george_0.wav"), data.join("1_george_0.wav")).unwrap();
+    // A seven filed as a three: the model hears 7.
+    let wrong = data.join("3_theo_0.wav");
+    std::fs::copy(fsdd().join("7_theo_0.wav"), &wrong).unwrap();
+
+    let v: Value =
+        serde_json::from_str(&eval_data_ok(&data, &["--split", "all", "--json"])).unwrap();
+    let errors = v["errors"].as_array().expect("an errors array");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = &errors[0];
+    assert_eq!(e["file"], wrong.display().to_string());
+    assert_eq!(
+        (e["truth"].as_u64(), e["digit"].as_u64()),
+        (Some(3), Some(7))
+    );
+    let confidence = e["confidence"].as_f64().unwrap();
+    assert!(confidence > 0.5 && confidence <= 1.0, "{confidence}");
+
+    let text = eval_data_ok(&data, &["--split", "all"]);
+    assert!(
+        text.contains(&format!(
+            "\nwrong: 1 of 2 (file: said -> heard, confidence)\n  {}: 3 -> 7 ({confidence:.2})\n",
+            wrong.display()
+        )),
+        "{text}"
+    );
+
+    // All right: an empty list, and the report says so.
+    std::fs::remove_file(&wrong).unwrap();
+    let v: Value =
+        serde_json::from_str(&eval_data_ok(&data, &["--split", "all", "--json"])).unwrap();
+    assert_eq!(v["errors"], serde_json::json!([]));
+    let text = eval_data_ok(&data, &["--split", "all"]);
+    assert!(text.contains("\nwrong: none of 1\n"), "{text}");
+}
+
+/// `--plot` naming an existing file says it is a file and what to pass
+/// instead, not "File exists (os error 17)".
+#[test]
+fn eval_plot_on_an_existing_file_says_what_to_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("chart.png");
+    std::fs::write(&file, b"x").unwrap();
+    cargo_bin_cmd!("digits")
+        .arg("eval")
+        .arg("--data")
+        .arg(fsdd())
+        .arg("--plot")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(format!(
+            "digits: {}: is a file, not a folder; pass --plot a folder to write the charts into \
+             (created if needed), e.g. --plot plots\n",
+            file.display()
+        ));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        b"x",
+        "the file is left alone"
+    );
 }

@@ -493,7 +493,9 @@ fn train_eval_predict_round_trip_through_the_binary() {
     );
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("note: 2 clips hold no word (silence or steady noise) and were left out: "),
+        stderr.contains(
+            "digits: note: 2 clips hold no word (silence or steady noise) and were left out: "
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("3_jackson_40.wav") && stderr.contains("5_theo_41.wav"));
@@ -603,7 +605,10 @@ fn help_lists_the_five_subcommands_with_examples() {
             "{cmd} --help has no example"
         );
     }
-    assert!(help.contains("Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input."));
+    assert!(help.contains(
+        "Exit codes: 0 success, 1 the job failed (network, full disk), 2 bad usage or\n\
+         bad input, 130 stopped with Ctrl-C."
+    ));
     let bad = digits_cmd()
         .args(["predict", "--top", "0", "x.wav"])
         .output()
@@ -653,7 +658,7 @@ fn predict_warns_when_a_file_sounds_like_several_words() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
-        "digits: two.wav: warning: this sounds like 2 words, and predict names one digit per file; \
+        "digits: warning: two.wav: this sounds like 2 words, and predict names one digit per file; \
          for a digit string use `digits listen --auto --fast --from-wav FILE`\n"
     );
 }

@@ -2,6 +2,8 @@
 
 // Audio input: formats and bad files.
 mod audio;
+// The command line: one error style, help, completions, man pages.
+mod cli;
 // `digits eval`: JSON, noise, plots.
 mod eval_cli;
 // `digits fetch` against a hub on 127.0.0.1.

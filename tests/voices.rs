@@ -1,8 +1,8 @@
 //! Real voices FSDD does not have: the spoken digits that Debian packages
 //! ship (an IVR voice, a game's umpire, a talking clock, a chess program).
 //! Four people, none of them in FSDD, recorded on other microphones, at 8,
-//! 11.025 and 16 kHz. `.ci/run` installs the packages; the README's set-up
-//! command does too.
+//! 11.025 and 16 kHz. `.ci/run` installs the packages; the README says how
+//! to install them by hand.
 
 use std::path::{Path, PathBuf};
 

@@ -58,10 +58,10 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<ExitCode> {
         .save(&args.out)
         .with_context(|| "saving the personal model")?;
     if !report.no_word.is_empty() {
-        note!(
-            "{}",
-            super::no_word_note(&report.no_word, "left out; record them again")
-        );
+        super::notice(&super::no_word_note(
+            &report.no_word,
+            "left out; record them again",
+        ));
     }
     let templates = report
         .model

@@ -6,16 +6,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::ValueEnum;
 use digits::augment::NoiseKind;
 use digits::data::Dataset;
-use digits::eval::{self, BabblePool, Metrics, SnrPoint, Timing, NOISE_SEED};
+use digits::eval::{self, BabblePool, Metrics, Miss, SnrPoint, Timing, NOISE_SEED};
 use digits::model::{AdaptOptions, ModelFile, TrainOptions};
 use digits::plot::{self, PlotError};
 use serde_json::json;
 
-use super::{data_paths, BadInput};
+use super::{data_paths, round, BadInput};
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -137,12 +136,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         EvalSplit::Speaker if !args.enroll.is_empty() => enrolled(&args, &data)?,
         EvalSplit::Speaker => speaker(&args, &data, &levels)?,
     };
-    {
-        use std::io::Write as _;
-        std::io::stdout()
-            .write_all(out.as_bytes())
-            .context("writing the results to standard output")?;
-    }
+    super::write_stdout(out.as_bytes())?;
     // On stderr, so `--json` output stays one object.
     if !args.quiet && !plots.is_empty() {
         let names: Vec<String> = plots.iter().map(|p| p.display().to_string()).collect();
@@ -236,7 +230,7 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
     let (test, no_word) = eval::without_wordless(&model.front_end, test)?;
     let test = test.as_ref();
     if !no_word.is_empty() {
-        note!("{}", super::no_word_note(&no_word, "left out of the score"));
+        super::notice(&super::no_word_note(&no_word, "left out of the score"));
     }
     let scored = eval::score(&model, test)?;
     let kind = args.noise.kind();
@@ -283,6 +277,7 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
             json!({ "file": name, "bytes": size, "support_vectors": model.svm.n_support() });
         v["ms_per_utt"] = timing_json(&scored.timing);
         v["real_time_factor"] = json!(scored.timing.real_time_factor);
+        v["errors"] = misses_json(&scored.misses);
         add_no_word_json(&mut v, &no_word);
         add_snr_json(&mut v, args, &snr);
         return Ok((format!("{v}\n"), plots));
@@ -301,6 +296,7 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
         left_out_text(&no_word, "; ", "")
     )?;
     s += &metrics_text(&scored.metrics);
+    s += &misses_text(&scored.misses, scored.metrics.n);
     writeln!(
         s,
         "ms per utterance: features {:.4}, predict {:.4}; real-time factor {:.6}",
@@ -313,7 +309,7 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
 /// `--split speaker --enroll K,...`: the enrolment curve.
 fn enrolled(args: &EvalArgs, data: &Dataset) -> anyhow::Result<Report> {
     if args.model.is_some() {
-        note!("note: --split speaker trains a fresh model per fold; --model is not used");
+        super::notice("--split speaker trains a fresh model per fold; --model is not used");
     }
     if args.plot.is_some() {
         return Err(BadInput("--plot is not drawn with --enroll; leave it out".into()).into());
@@ -332,10 +328,10 @@ fn enrolled(args: &EvalArgs, data: &Dataset) -> anyhow::Result<Report> {
         },
     )?;
     if !report.no_word.is_empty() {
-        note!(
-            "{}",
-            super::no_word_note(&report.no_word, "left out of the score")
-        );
+        super::notice(&super::no_word_note(
+            &report.no_word,
+            "left out of the score",
+        ));
     }
     let last = report.ks.len() - 1;
     let (mean, worst, worst_speaker) = report.summary(Some(last));
@@ -410,7 +406,7 @@ fn enrolled(args: &EvalArgs, data: &Dataset) -> anyhow::Result<Report> {
 
 fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Report> {
     if args.model.is_some() {
-        note!("note: --split speaker trains a fresh model per fold; --model is not used");
+        super::notice("--split speaker trains a fresh model per fold; --model is not used");
     }
     let opts = TrainOptions::default();
     let quiet = args.quiet;
@@ -427,10 +423,10 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
         },
     )?;
     if !report.no_word.is_empty() {
-        note!(
-            "{}",
-            super::no_word_note(&report.no_word, "left out of the score")
-        );
+        super::notice(&super::no_word_note(
+            &report.no_word,
+            "left out of the score",
+        ));
     }
     let (folds, pooled, snr) = (&report.folds, &report.pooled, &report.snr);
     let mean = report.mean_accuracy();
@@ -469,6 +465,7 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
             .collect::<Vec<_>>());
         v["mean_accuracy"] = json!(mean);
         v["worst_accuracy"] = json!(worst.accuracy);
+        v["errors"] = misses_json(&report.misses);
         add_no_word_json(&mut v, &report.no_word);
         add_snr_json(&mut v, args, snr);
         return Ok((format!("{v}\n"), plots));
@@ -497,8 +494,43 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
         left_out_text(&report.no_word, " (", ")")
     )?;
     s += &metrics_text(pooled);
+    s += &misses_text(&report.misses, pooled.n);
     s += &snr_text(args, pooled.accuracy, snr);
     Ok((s, plots))
+}
+
+/// `[{"file", "truth", "digit", "confidence"}, ..]`: the clips it got
+/// wrong, confidences rounded as `predict` rounds them.
+fn misses_json(misses: &[Miss]) -> serde_json::Value {
+    json!(misses
+        .iter()
+        .map(|m| json!({
+            "file": m.file,
+            "truth": m.truth,
+            "digit": m.digit,
+            "confidence": round(f64::from(m.confidence), 4),
+        }))
+        .collect::<Vec<_>>())
+}
+
+/// The clips it got wrong, one line each: which file, the digit said, the
+/// digit heard and how sure the model was of it.
+fn misses_text(misses: &[Miss], n: usize) -> String {
+    if misses.is_empty() {
+        return format!("wrong: none of {n}\n");
+    }
+    let mut s = format!(
+        "wrong: {} of {n} (file: said -> heard, confidence)\n",
+        misses.len()
+    );
+    for m in misses {
+        let _ = writeln!(
+            s,
+            "  {}: {} -> {} ({:.2})",
+            m.file, m.truth, m.digit, m.confidence
+        );
+    }
+    s
 }
 
 /// `"no_word": [file, ..]`: the clips left out of the score because no word

@@ -67,12 +67,18 @@ pub fn run(args: FetchArgs) -> anyhow::Result<ExitCode> {
     for f in &report.files {
         say!("  {:>5} rows  {}", f.rows, f.path.display())?;
     }
-    let data_args: Vec<String> = report
-        .files
-        .iter()
-        .map(|f| format!("--data {}", shell_quote(&f.path.display().to_string())))
-        .collect();
-    say!("next: digits train {}", data_args.join(" "))?;
+    // `train` and `eval` read the default revision's files from the cache
+    // by themselves; another revision's need naming.
+    if report.revision == fetch::DEFAULT_REVISION {
+        say!("next: digits train   (it reads these files when --data is not given)")?;
+    } else {
+        let data_args: Vec<String> = report
+            .files
+            .iter()
+            .map(|f| format!("--data {}", shell_quote(&f.path.display().to_string())))
+            .collect();
+        say!("next: digits train {}", data_args.join(" "))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -220,7 +220,7 @@ impl Printer {
                 if !self.quiet {
                     // Keep a warning off the line of digits.
                     let nl = if self.line_open && self.tty { "\n" } else { "" };
-                    note!("{nl}warning: {w}");
+                    note!("{nl}digits: warning: {w}");
                 }
             }
             Notice::Heard(h) => self.heard(&h)?,

@@ -3,9 +3,11 @@
 //! nothing here computes features or trains models.
 
 mod adapt;
+mod completions;
 mod eval;
 mod fetch;
 mod listen;
+mod man;
 mod predict;
 mod progress;
 mod record;
@@ -13,7 +15,7 @@ mod train;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Exit code: the job ran and succeeded.
 #[allow(dead_code)] // documents the code `ExitCode::SUCCESS` gives
@@ -25,12 +27,14 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 success, 1 the job failed, 2 bad usage or bad input.
+Exit codes: 0 success, 1 the job failed (network, full disk), 2 bad usage or
+bad input, 130 stopped with Ctrl-C.
 
 Examples:
   digits predict recording.wav
   digits listen --auto
-  digits fetch && digits train --out my.model";
+  digits fetch && digits train --out my.model
+  digits completions bash > ~/.local/share/bash-completion/completions/digits";
 
 /// Hear a spoken digit (0-9) and say which one.
 ///
@@ -74,6 +78,89 @@ pub enum Command {
         after_help = "Example:\n  digits adapt --data my-voice --out me.model && digits predict --model me.model clip.wav"
     )]
     Adapt(adapt::AdaptArgs),
+    /// Print a shell completion script
+    #[command(after_long_help = completions::AFTER_LONG_HELP)]
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), of digits or of one command
+    #[command(after_help = "Example:\n  digits man > digits.1 && man ./digits.1")]
+    Man(man::ManArgs),
+}
+
+/// Parses the command line. Help and the version go out as clap writes
+/// them (exit 0); a usage error becomes one line in the style of every
+/// other error, `digits: PROBLEM; FIX` (exit 2).
+pub fn parse() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    Cli::try_parse().map_err(|e| match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_BAD_INPUT))
+        }
+        _ => {
+            error(&usage_error_line(&e));
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    })
+}
+
+/// Prints an error on standard error: `digits: MESSAGE`, one line. The
+/// same style for every error, clap's usage errors included, with no
+/// colour, so a terminal, a pipe and `NO_COLOR` all read the same.
+pub fn error(msg: &str) {
+    note!("digits: {msg}");
+}
+
+/// Prints a warning on standard error: `digits: warning: MESSAGE`.
+pub fn warning(msg: &str) {
+    note!("digits: warning: {msg}");
+}
+
+/// Prints a note on standard error: `digits: note: MESSAGE`.
+pub fn notice(msg: &str) {
+    note!("digits: note: {msg}");
+}
+
+/// clap's usage error as one line without its `error:` prefix or colour:
+/// the problem, clap's tips, the usage, and where the full help is.
+fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let (mut problem, mut tips, mut usage) = (String::new(), Vec::new(), String::new());
+    for block in text.split("\n\n") {
+        let joined = block
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let Some(rest) = joined.strip_prefix("error: ") {
+            problem = rest.to_string();
+        } else if let Some(rest) = joined.strip_prefix("tip: ") {
+            tips.push(rest.to_string());
+        } else if let Some(rest) = joined.strip_prefix("Usage: ") {
+            usage = rest.to_string();
+        }
+    }
+    if problem.is_empty() {
+        problem = text.trim().replace('\n', " ");
+    }
+    // The subcommand given, if any, for its own --help.
+    let sub = std::env::args()
+        .nth(1)
+        .filter(|a| Cli::command().get_subcommands().any(|c| c.get_name() == a));
+    let command = match sub {
+        Some(sub) => format!("digits {sub}"),
+        None => "digits".to_string(),
+    };
+    let mut line = problem;
+    for tip in tips {
+        line += &format!("; {tip}");
+    }
+    if !usage.is_empty() {
+        line += &format!("; usage: {usage}");
+    }
+    line + &format!("; see `{command} --help`")
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -85,6 +172,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Listen(args) => listen::run(args),
         Command::Record(args) => record::run(args),
         Command::Adapt(args) => adapt::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 
@@ -111,7 +200,7 @@ pub fn round(v: f64, places: i32) -> f64 {
 #[error("{0}")]
 pub struct BadInput(pub String);
 
-/// The `note:` line naming clips in which no word rises (silence, hiss),
+/// The note naming clips in which no word rises (silence, hiss),
 /// which `train` and `eval` leave out; `what` ends the sentence ("left out",
 /// "left out of the score"). Five names at most, then how many more.
 pub fn no_word_note(names: &[String], what: &str) -> String {
@@ -119,7 +208,7 @@ pub fn no_word_note(names: &[String], what: &str) -> String {
     let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
     let more = n - shown.len();
     format!(
-        "note: {n} {} no word (silence or steady noise) and {} {what}: {}{}",
+        "{n} {} no word (silence or steady noise) and {} {what}: {}{}",
         if n == 1 { "clip holds" } else { "clips hold" },
         if n == 1 { "was" } else { "were" },
         shown.join(", "),
@@ -129,6 +218,17 @@ pub fn no_word_note(names: &[String], what: &str) -> String {
             String::new()
         }
     )
+}
+
+/// Writes `bytes` to standard output; a failure (a full disk) is an error
+/// that says what was being written.
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("writing the results to standard output")
 }
 
 /// Exit code 2 for bad input anywhere in the chain, 1 otherwise (a model or
@@ -164,7 +264,6 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_well_formed() {
@@ -191,11 +290,11 @@ mod tests {
         let names: Vec<String> = (0..7).map(|i| format!("{i}_x_0.wav")).collect();
         assert_eq!(
             no_word_note(&names[..1], "left out"),
-            "note: 1 clip holds no word (silence or steady noise) and was left out: 0_x_0.wav"
+            "1 clip holds no word (silence or steady noise) and was left out: 0_x_0.wav"
         );
         assert_eq!(
             no_word_note(&names, "left out of the score"),
-            "note: 7 clips hold no word (silence or steady noise) and were left out of the score: \
+            "7 clips hold no word (silence or steady noise) and were left out of the score: \
              0_x_0.wav, 1_x_0.wav, 2_x_0.wav, 3_x_0.wav, 4_x_0.wav and 2 more"
         );
     }

@@ -1,15 +1,14 @@
 //! `digits predict`: classify WAV files, one line per file.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use digits::audio::{read_wav, read_wav_stream, Audio};
-use digits::features::endpoint::MIN_WORD_RISE_DB;
-use digits::listen::Vad;
-use digits::model::{ModelFile, Prediction, Recognizer};
+use digits::model::{ModelFile, Prediction};
+use digits::predict::Predictor;
 use serde_json::json;
 
 use super::{round, BadInput, EXIT_BAD_INPUT};
@@ -43,84 +42,162 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
         return Err(BadInput("`-` (standard input) can be given only once".into()).into());
     }
     let model = ModelFile::load_or_embedded(args.model.as_deref())?;
-    let mut recognizer = Recognizer::new(model)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Results are written in blocks, not a write per line; stdout is
+    // flushed before anything goes to stderr, so the two stay in order.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = 0usize;
-    for file in &args.files {
-        let name = file.display().to_string();
-        let input = Input::of(file);
-        let started = Instant::now();
-        let result = input.load().and_then(|a| {
-            // Shorter than the stretch the word is sought in: nothing can rise.
-            let stretch_ms = recognizer.model().front_end.endpoint.seed_ms;
-            let clip_ms = 1e3 * a.seconds();
-            if clip_ms < f64::from(stretch_ms) {
-                return Err(BadInput(format!(
-                    "{}: too short to hold a word ({clip_ms:.0} ms of audio; a spoken digit lasts a few hundred ms)",
-                    input.name()
-                ))
-                .into());
-            }
-            let p = recognizer
-                .recognize(&a.samples, a.sample_rate)
-                .with_context(|| format!("{}: cannot classify", input.name()))?;
-            let rise = recognizer.word_rise_db();
-            if rise < MIN_WORD_RISE_DB {
-                // Rounded down, so 2.96 dB never reads as the 3 dB it missed.
-                let shown = (rise * 10.0).floor() / 10.0;
-                return Err(BadInput(format!(
-                    "{}: no word heard (its loudest {stretch_ms} ms is {shown:.1} dB above the background, a word rises {MIN_WORD_RISE_DB} dB or more); check that the recording holds a spoken digit",
-                    input.name()
-                ))
-                .into());
-            }
-            // One digit per file: say so when the file sounds like more
-            // (and with --json, in the object: `"words": n`).
-            let words = match Vad::count_in(&a.samples, a.sample_rate) {
-                Ok(n @ 2..) => {
-                    note!(
-                        "digits: {}: warning: this sounds like {n} words, and predict names one digit per file; for a digit string use `digits listen --auto --fast --from-wav FILE`",
-                        input.name()
-                    );
-                    n
-                }
-                _ => 1,
-            };
-            Ok((p, words))
-        });
-        let ms = started.elapsed().as_secs_f64() * 1e3;
-        let printed = match result {
-            Ok((p, words)) => {
-                let text = line(&name, &p, args.top as usize, ms, args.json, words);
-                writeln!(out, "{text}")
-            }
-            Err(e) => {
+    let mut print = |done: Done| -> anyhow::Result<()> {
+        if done.warning.is_some() || done.line.is_err() {
+            out.flush().context(WRITING)?;
+        }
+        if let Some(w) = &done.warning {
+            super::warning(w);
+        }
+        match done.line {
+            Ok(line) => writeln!(out, "{line}").context(WRITING)?,
+            Err((message, json_line)) => {
                 failed += 1;
-                let printed = if args.json {
-                    writeln!(
-                        out,
-                        "{}",
-                        json!({ "file": name, "error": format!("{e:#}") })
-                    )
-                } else {
-                    Ok(())
-                };
-                note!("digits: {e:#}");
-                printed
+                if let Some(j) = json_line {
+                    writeln!(out, "{j}").context(WRITING)?;
+                    out.flush().context(WRITING)?;
+                }
+                super::error(&message);
             }
-        };
-        printed.context(WRITING)?;
+        }
+        Ok(())
+    };
+    let workers = worker_count(args.files.len());
+    if workers <= 1 {
+        let mut predictor = Predictor::new(model)?;
+        for file in &args.files {
+            print(one_file(&mut predictor, file, &args))?;
+        }
+    } else {
+        in_parallel(&model, workers, &args, &mut print)?;
     }
     out.flush().context(WRITING)?;
     if failed > 0 {
-        note!(
-            "digits: {failed} of {} files could not be classified",
+        super::error(&format!(
+            "{failed} of {} files could not be classified",
             args.files.len()
-        );
+        ));
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Files per worker thread before another is worth its start-up (its own
+/// copy of the model and front end, a fraction of a millisecond).
+const FILES_PER_WORKER: usize = 16;
+
+/// How many threads classify `n` files: one for a few files, then up to
+/// one per core.
+fn worker_count(n: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    cores.min(n / FILES_PER_WORKER).max(1)
+}
+
+/// One file's outcome, ready to print.
+struct Done {
+    /// The warning for stderr, if any (without the `digits: warning: `).
+    warning: Option<String>,
+    /// The result line, or the error message and, with `--json`, its line.
+    line: Result<String, (String, Option<String>)>,
+}
+
+/// Reads, checks and classifies one file.
+fn one_file(predictor: &mut Predictor, file: &Path, args: &PredictArgs) -> Done {
+    let name = file.display().to_string();
+    let input = Input::of(file);
+    let started = Instant::now();
+    let answer = input.load().and_then(|audio| {
+        predictor
+            .answer(&audio)
+            .map_err(|e| BadInput(format!("{}: {e}", input.name())).into())
+    });
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    match answer {
+        Ok(a) => Done {
+            warning: (a.words > 1).then(|| {
+                format!(
+                    "{}: this sounds like {} words, and predict names one digit per file; for a digit string use `digits listen --auto --fast --from-wav FILE`",
+                    input.name(),
+                    a.words
+                )
+            }),
+            line: Ok(line(
+                &name,
+                &a.prediction,
+                args.top as usize,
+                ms,
+                args.json,
+                a.words,
+            )),
+        },
+        Err(e) => {
+            let message = format!("{e:#}");
+            let json_line = args
+                .json
+                .then(|| json!({ "file": name, "error": message }).to_string());
+            Done {
+                warning: None,
+                line: Err((message, json_line)),
+            }
+        }
+    }
+}
+
+/// Classifies the files on `workers` threads, each building its own copy
+/// of the model (in parallel), and hands the outcomes to `print` in the
+/// order the files were given, each as soon as those before it are out.
+fn in_parallel(
+    model: &ModelFile,
+    workers: usize,
+    args: &PredictArgs,
+    print: &mut dyn FnMut(Done) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Done)>();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (tx, next) = (tx.clone(), &next);
+                s.spawn(move || -> anyhow::Result<()> {
+                    let mut predictor = Predictor::new(model.clone())?;
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = args.files.get(i) else {
+                            return Ok(());
+                        };
+                        if tx.send((i, one_file(&mut predictor, file, args))).is_err() {
+                            return Ok(()); // printing failed; stop
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        // Outcomes arrive in any order; print them in the files' order.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut at = 0;
+        for (i, done) in rx {
+            waiting.insert(i, done);
+            while let Some(done) = waiting.remove(&at) {
+                at += 1;
+                if let Err(e) = print(done) {
+                    // Stop the workers: nothing more can be written.
+                    next.store(args.files.len(), std::sync::atomic::Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        // A worker that could not build its copy of the model took no
+        // files; the others took them all. Its error is still reported.
+        for h in handles {
+            h.join().expect("predict worker panicked")?;
+        }
+        Ok(())
+    })
 }
 
 /// One input of `predict`: a file, or `-` for standard input.
@@ -147,26 +224,23 @@ impl<'a> Input<'a> {
     }
 
     fn load(&self) -> anyhow::Result<Audio> {
-        let audio = match self {
-            Self::Stdin => read_wav_stream(std::io::stdin().lock()).context("standard input")?,
-            Self::File(file) if file.is_dir() => {
-                return Err(BadInput(format!(
-                    "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
-                    file.display(),
-                    file.display()
-                ))
-                .into());
-            }
-            Self::File(file) => read_wav(file)?,
-        };
-        if audio.is_silent() {
-            return Err(BadInput(format!(
-                "{}: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted",
-                self.name()
-            ))
-            .into());
+        match self {
+            Self::Stdin => Ok(read_wav_stream(std::io::stdin().lock()).context("standard input")?),
+            // A folder is asked about only when reading fails: a stat per
+            // file is a cost every file would pay.
+            Self::File(file) => read_wav(file).map_err(|e| {
+                if file.is_dir() {
+                    BadInput(format!(
+                        "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
+                        file.display(),
+                        file.display()
+                    ))
+                    .into()
+                } else {
+                    e.into()
+                }
+            }),
         }
-        Ok(audio)
     }
 }
 

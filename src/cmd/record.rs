@@ -67,10 +67,10 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         .map_err(classify)?;
     let dir = args.out.display();
     for path in &plan.unreadable {
-        note!(
-            "note: {} cannot be read as a WAV; it is recorded again",
+        super::notice(&format!(
+            "{} cannot be read as a WAV; it is recorded again",
             path.display()
-        );
+        ));
     }
     if plan.takes.is_empty() {
         note!(
@@ -143,12 +143,12 @@ fn finish(
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     if let (Some(file), n @ 1..) = (&args.from_wav, outcome.extra_answers) {
-        note!(
-            "warning: {} holds {n} more {} after the last take (from {:.2} s on), not used; if a word was said twice or heard as two, the takes after it are labelled wrongly",
+        super::warning(&format!(
+            "{} holds {n} more {} after the last take (from {:.2} s on), not used; if a word was said twice or heard as two, the takes after it are labelled wrongly",
             file.display(),
             if n == 1 { "word" } else { "words" },
             outcome.extra_from_s.unwrap_or_default()
-        );
+        ));
     }
     let shift = match &args.from_wav {
         Some(file) if outcome.saved > 0 => shift_text(plan, outcome, file)?,
@@ -158,7 +158,7 @@ fn finish(
         return Err(BadInput(text.clone()).into());
     }
     if let Some(text) = &shift {
-        note!("warning: {text}");
+        super::warning(text);
     }
     if missing > 0 {
         let mut why = Vec::new();
@@ -306,7 +306,7 @@ impl Printer<'_> {
                 "nothing heard for {waited_s:.0} s: {}; if you did, move closer or raise the input level",
                 take.prompt()
             ),
-            Notice::Warning(w) => note!("warning: {w}"),
+            Notice::Warning(w) => super::warning(&w),
         }
         Ok(())
     }

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::ValueEnum;
 use digits::data::Dataset;
-use digits::model::train::TrainEvent;
 use digits::model::{train, FeatureWeights, ModelFile, TrainOptions};
 
+use super::progress::TrainProgress;
 use super::{data_paths, BadInput};
 
 #[derive(Debug, clap::Args)]
@@ -24,44 +24,45 @@ pub struct TrainArgs {
     /// a digits model)
     #[arg(long, short, default_value = "digits.model")]
     pub out: PathBuf,
-    /// SVM soft-margin penalty C [default: 2]
-    #[arg(long)]
+    /// SVM soft-margin penalty C, a positive number [default: 2]
+    #[arg(long, allow_negative_numbers = true)]
     pub c: Option<f64>,
-    /// RBF kernel gamma [default: 1 × scikit-learn's "scale", 1 / (dimensions × variance)]
-    #[arg(long)]
+    /// RBF kernel gamma, a positive number [default: 1 × scikit-learn's
+    /// "scale", 1 / (dimensions × variance)]
+    #[arg(long, allow_negative_numbers = true)]
     pub gamma: Option<f64>,
     /// Pooling: mean and std over this many equal time segments of the word,
     /// beside the whole-word statistics (0: the 144-value design)
-    #[arg(long, default_value_t = TrainOptions::default().front_end.pooling.segments, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = TrainOptions::default().front_end.pooling.segments, value_name = "N")]
     pub segments: usize,
     /// Pooling: the word's time course, resampled to this many steps (0: off)
-    #[arg(long, default_value_t = TrainOptions::default().front_end.pooling.course_steps, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = TrainOptions::default().front_end.pooling.course_steps, value_name = "N")]
     pub course_steps: usize,
     /// Pooling: how many values of each frame the time course keeps
     /// (the first N: cepstra, then deltas)
-    #[arg(long, default_value_t = TrainOptions::default().front_end.pooling.course_dims, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = TrainOptions::default().front_end.pooling.course_dims, value_name = "N")]
     pub course_dims: usize,
     /// Project the standardised features onto their first K principal axes
     /// before the SVM (smaller, faster model)
     /// (0: no projection)
-    #[arg(long, value_name = "K", default_value_t = TrainOptions::default().pca.unwrap_or(0))]
+    #[arg(long, allow_negative_numbers = true, value_name = "K", default_value_t = TrainOptions::default().pca.unwrap_or(0))]
     pub pca: usize,
     /// Add N perturbed copies of every training clip: vocal-tract-length and
     /// speed perturbation, channel tilt, gain, room-tone padding, and white,
     /// pink or babble noise at 0-30 dB SNR (seeded)
-    #[arg(long, default_value_t = TrainOptions::default().augment.copies, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = TrainOptions::default().augment.copies, value_name = "N")]
     pub augment: usize,
     /// Add N more copies of every training clip in a higher voice (a shorter
     /// vocal tract and a higher pitch, as in women's and children's voices;
     /// FSDD's speakers are all men), perturbed like --augment's
-    #[arg(long, default_value_t = TrainOptions::default().augment.higher_voices, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = TrainOptions::default().augment.higher_voices, value_name = "N")]
     pub higher_voices: usize,
     /// Every pooled value counts the same in the kernel (by default the higher
     /// cepstra, c7 up, and the whole-word minima and maxima count half)
     #[arg(long)]
     pub uniform_weights: bool,
     /// Seed for the validation split and the augmentation
-    #[arg(long, default_value_t = TrainOptions::default().seed)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = TrainOptions::default().seed)]
     pub seed: u64,
     /// No progress bar
     #[arg(long, short)]
@@ -87,6 +88,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     ModelFile::check_destination(&args.out)
         .with_context(|| "--out cannot be written (checked before training)")?;
     let paths = data_paths(&args.data)?;
+    let progress = TrainProgress::new(args.quiet);
     let all = Dataset::load(&paths)?;
     let data = match args.split {
         TrainSplit::Official => all.official_training_side()?,
@@ -134,24 +136,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         1 => "1 speaker".to_string(),
         n => format!("{n} speakers"),
     };
-    note!("training on {} clips ({speakers})", data.len());
-    // Its length comes with the first event: clips and their augmented copies.
-    let features = super::progress::bar(0, "features", args.quiet);
-    let fits = super::progress::bar(0, "fitting", args.quiet);
-    let report = train(&data, &opts, &|e| match e {
-        TrainEvent::Features { done, total } => {
-            features.set_length(total as u64);
-            features.set_position(done as u64);
-        }
-        TrainEvent::Fit { k, n } => {
-            features.finish_and_clear();
-            fits.set_length(n as u64);
-            fits.set_position(k as u64);
-        }
-    })?;
-    fits.finish_and_clear();
+    progress.note(&format!("training on {} clips ({speakers})", data.len()));
+    let report = train(&data, &opts, &|e| progress.event(e))?;
+    progress.finish();
     if !report.no_word.is_empty() {
-        note!("{}", super::no_word_note(&report.no_word, "left out"));
+        super::notice(&super::no_word_note(&report.no_word, "left out"));
     }
     report
         .model

@@ -72,7 +72,7 @@ pub struct EndpointConfig {
     /// formants, and its slow swings in a long recording otherwise rise
     /// above the floor and join the word: 2 s of it either side of the test
     /// clips, 15 dB below the word, took accuracy to 62 %
-    /// (prompts/endpoint-detection.md, tenth session).
+    /// (prompts/endpoint-detection.md, "Rumble around the word").
     pub detrend_degree: Option<u8>,
     /// ...used only when the background is rumble: when taking the trend
     /// out lowers the floor (10th-percentile block, measured on every
@@ -143,7 +143,7 @@ pub struct Word {
 }
 
 /// Below this [`word_rise_db`] a clip holds no word, only noise.
-/// Measured (`prompts/endpoint-detection.md`, ninth session): white, pink
+/// Measured (`prompts/endpoint-detection.md`, "Steady noise with no word in it"): white, pink
 /// noise and clicks alone rise at most 2.7 dB; the 3,000 FSDD clips 5.0 dB
 /// or more; with white noise at 0 dB SNR, 1 of the 300 test clips falls
 /// below 3 dB.
@@ -296,21 +296,9 @@ pub fn word_rise_db(
     let block = cfg.block.max(1);
     // Two second-order sections (24 dB per octave): the block energies of
     // the high-passed clip, computed on the fly.
-    let mut sections = [
-        HighPass::new(RISE_HIGHPASS_HZ, rate),
-        HighPass::new(RISE_HIGHPASS_HZ, rate),
-    ];
-    scratch.clear();
-    for chunk in samples.chunks(block) {
-        let power = chunk
-            .iter()
-            .map(|&x| {
-                let y = sections.iter_mut().fold(x, |v, s| s.step(v));
-                y * y
-            })
-            .sum::<f32>()
-            / chunk.len() as f32;
-        scratch.push(db(power));
+    HighPass::new(RISE_HIGHPASS_HZ, rate).block_powers_twice(samples, block, scratch);
+    for p in scratch.iter_mut() {
+        *p = db(*p);
     }
     let nb = scratch.len();
     let width =
@@ -407,8 +395,6 @@ fn polynomial_basis(len: usize, degree: usize) -> Vec<f32> {
 struct HighPass {
     b: [f32; 3],
     a: [f32; 2],
-    x: [f32; 2],
-    y: [f32; 2],
 }
 
 impl HighPass {
@@ -420,18 +406,32 @@ impl HighPass {
         Self {
             b: [b0, -2.0 * b0, b0],
             a: [-2.0 * cos / a0, (1.0 - alpha) / a0],
-            x: [0.0; 2],
-            y: [0.0; 2],
         }
     }
 
-    fn step(&mut self, x: f32) -> f32 {
-        let y = self.b[0] * x + self.b[1] * self.x[0] + self.b[2] * self.x[1]
-            - self.a[0] * self.y[0]
-            - self.a[1] * self.y[1];
-        self.x = [x, self.x[0]];
-        self.y = [y, self.y[0]];
-        y
+    /// `out` = the mean square of each `block` of `samples` after this
+    /// filter twice in series, from rest (direct form I, each section
+    /// `y = b0 x + b1 x1 + b2 x2 − a1 y1 − a2 y2` in that order). The filter
+    /// is one chain of dependent operations per sample, so its state lives
+    /// in locals (registers): kept in memory, each sample's stores and
+    /// reloads lengthened that chain and made this a large share of a
+    /// `predict`.
+    fn block_powers_twice(&self, samples: &[f32], block: usize, out: &mut Vec<f32>) {
+        let ([b0, b1, b2], [a1, a2]) = (self.b, self.a);
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let (mut u1, mut u2, mut z1, mut z2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        out.clear();
+        for chunk in samples.chunks(block) {
+            let mut sum = 0.0f32;
+            for &x in chunk {
+                let y = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+                (x2, x1, y2, y1) = (x1, x, y1, y);
+                let z = b0 * y + b1 * u1 + b2 * u2 - a1 * z1 - a2 * z2;
+                (u2, u1, z2, z1) = (u1, y, z1, z);
+                sum += z * z;
+            }
+            out.push(sum / chunk.len() as f32);
+        }
     }
 }
 
@@ -539,7 +539,7 @@ mod tests {
         let cfg = EndpointConfig::default();
         let r = find_word(&cfg, &x, 8000, &mut Vec::new()).range;
         assert_eq!(r, 8000 - 240..10_400 + 240);
-        // With the fourth session's rule (250 ms either side), the breath
+        // With the older rule (250 ms either side), the breath
         // joined the word.
         let old = EndpointConfig {
             max_lead_gap_ms: 250.0,
@@ -679,5 +679,45 @@ mod tests {
             find_word(&cfg, &[0.0; 100], 8000, &mut Vec::new()).range,
             0..100
         );
+    }
+
+    #[test]
+    fn block_powers_are_the_two_sections_sample_by_sample() {
+        // Noise, a tone, silence and a partial last block; at 8 and 44.1 kHz.
+        let mut x: Vec<f32> = (0..3000u32)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) >> 8) as f32 / 8_388_608.0 - 1.0) * 0.3)
+            .collect();
+        x.extend(tone(2000, 0.5));
+        x.extend(vec![0.0; 517]);
+        for rate in [8000, 44_100] {
+            let filter = HighPass::new(RISE_HIGHPASS_HZ, rate);
+            let mut fast = Vec::new();
+            filter.block_powers_twice(&x, 80, &mut fast);
+            // Each section's state as ([x1, x2], [y1, y2]), stepped one
+            // sample at a time.
+            let (b, a) = (filter.b, filter.a);
+            let step = |(xs, ys): &mut ([f32; 2], [f32; 2]), v: f32| {
+                let y = b[0] * v + b[1] * xs[0] + b[2] * xs[1] - a[0] * ys[0] - a[1] * ys[1];
+                *xs = [v, xs[0]];
+                *ys = [y, ys[0]];
+                y
+            };
+            let mut sections = [([0.0f32; 2], [0.0f32; 2]); 2];
+            let reference: Vec<f32> = x
+                .chunks(80)
+                .map(|chunk| {
+                    chunk
+                        .iter()
+                        .map(|&v| {
+                            let y = sections.iter_mut().fold(v, |v, s| step(s, v));
+                            y * y
+                        })
+                        .sum::<f32>()
+                        / chunk.len() as f32
+                })
+                .collect();
+            let bits = |v: &[f32]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&reference), "{rate} Hz");
+        }
     }
 }

@@ -61,7 +61,7 @@ impl Default for TrainOptions {
     /// cepstra and whole-word extremes weighted half
     /// ([`FeatureWeights::recommended`]), PCA to 80 dimensions, C = 2
     /// (over three augmentation seeds, C = 2 beat 10 on held-out speakers
-    /// and at 0 dB in every seed: prompts/generalization.md, eighth round),
+    /// and at 0 dB in every seed: prompts/generalization.md, rows 131–134),
     /// gamma = 1 × scale. (A search over {0.25, 0.5, 1} × scale on the
     /// stratified validation split picks 1 on the official split, but other
     /// values in some leave-one-speaker-out folds, which generalise worse to

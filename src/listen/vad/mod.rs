@@ -47,8 +47,8 @@ pub struct VadConfig {
     /// This much silence ends an utterance (ms). As long as the longest
     /// quiet stretch inside a word that the endpoint detector bridges (a
     /// stop's closure in "six" or "eight", `EndpointConfig::max_gap_ms`):
-    /// a longer one is a pause between words (prompts/listen.md, tenth
-    /// session: 200 ms ran words said 150-200 ms apart together).
+    /// a longer one is a pause between words (prompts/listen.md, "A shorter
+    /// hangover": 200 ms ran words said 150-200 ms apart together).
     pub hangover_ms: f32,
     /// The hangover until `room_tone_ms` of sound outside any word has
     /// been heard (ms). Until then the floor may be a word's own quietest

@@ -1,0 +1,84 @@
+//! `predict`'s answer for one recording: the checks a file gets before its
+//! digit is trusted (some sound, long enough to hold a word, a word that
+//! rises above the background), the digit, and how many words the file
+//! sounds like. The binary reads the files and prints; this is the work in
+//! between, which the benchmark `predict_files` times over the test clips.
+
+use crate::audio::Audio;
+use crate::features::endpoint::MIN_WORD_RISE_DB;
+use crate::listen::Vad;
+use crate::model::{ModelError, ModelFile, Prediction, Recognizer};
+
+/// Why a recording gets no digit. The messages name no file: the caller
+/// puts the file's name first.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictError {
+    #[error("no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted")]
+    Silent,
+    #[error(
+        "too short to hold a word ({ms:.0} ms of audio; a spoken digit lasts a few hundred ms)"
+    )]
+    TooShort { ms: f64 },
+    #[error(
+        "no word heard (its loudest {stretch_ms} ms is {:.1} dB above the background, a word rises {MIN_WORD_RISE_DB} dB or more); check that the recording holds a spoken digit",
+        // Rounded down, so 2.96 dB never reads as the 3 dB it missed.
+        (rise_db * 10.0).floor() / 10.0
+    )]
+    NoWord { rise_db: f32, stretch_ms: f32 },
+    #[error("cannot classify: {0}")]
+    Classify(ModelError),
+}
+
+/// A recording's answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub prediction: Prediction,
+    /// How many words the recording sounds like (1 unless it sounds like
+    /// more): `predict` names one digit per file and warns when it is more.
+    pub words: usize,
+}
+
+/// The recognizer and its buffers, built once and reused for every file.
+pub struct Predictor {
+    recognizer: Recognizer,
+}
+
+impl Predictor {
+    pub fn new(model: ModelFile) -> Result<Self, ModelError> {
+        Ok(Self {
+            recognizer: Recognizer::new(model)?,
+        })
+    }
+
+    pub fn model(&self) -> &ModelFile {
+        self.recognizer.model()
+    }
+
+    /// The digit in `audio`, or why it has none.
+    pub fn answer(&mut self, audio: &Audio) -> Result<Answer, PredictError> {
+        if audio.is_silent() {
+            return Err(PredictError::Silent);
+        }
+        // Shorter than the stretch the word is sought in: nothing can rise.
+        let stretch_ms = self.recognizer.model().front_end.endpoint.seed_ms;
+        let ms = 1e3 * audio.seconds();
+        if ms < f64::from(stretch_ms) {
+            return Err(PredictError::TooShort { ms });
+        }
+        let prediction = self
+            .recognizer
+            .recognize(&audio.samples, audio.sample_rate)
+            .map_err(PredictError::Classify)?;
+        let rise_db = self.recognizer.word_rise_db();
+        if rise_db < MIN_WORD_RISE_DB {
+            return Err(PredictError::NoWord {
+                rise_db,
+                stretch_ms,
+            });
+        }
+        // The VAD `listen --auto` splits a stream with: one digit per file
+        // is named, with a warning when the file sounds like more.
+        let words = Vad::count_in(&audio.samples, audio.sample_rate).map_or(1, |n| n.max(1));
+        Ok(Answer { prediction, words })
+    }
+}
