@@ -1,7 +1,7 @@
 //! `digits adapt` and `eval --enroll`: teaching the model a voice it
 //! mishears, with takes it has never seen.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -177,7 +177,7 @@ fn enrolment_lifts_a_held_out_speaker() {
         .iter()
         .map(|a| a.as_f64().unwrap())
         .collect();
-    // Measured: 83.0 / 92.25 / 96.25 %.
+    // Measured: 83.0 / 94.5 / 96.0 %.
     assert!(curve[0] < 0.9, "george without enrolment: {curve:?}");
     assert!(curve[1] >= 0.9, "george, one take per digit: {curve:?}");
     assert!(curve[2] >= 0.95, "george, three takes per digit: {curve:?}");
@@ -192,7 +192,7 @@ fn fsdd_takes(dir: &Path, speaker: &str, take: usize, digits: std::ops::Range<us
     }
 }
 
-fn adapt_fails(args: &[&str], data: &[PathBuf]) -> String {
+fn adapt_fails(args: &[&str], data: &[&Path]) -> String {
     let mut cmd = digits_cmd();
     cmd.arg("adapt").args(args);
     if !data.is_empty() {
@@ -210,7 +210,7 @@ fn adapt_refuses_what_it_cannot_use_in_one_line() {
 
     let nine = dir.path().join("nine");
     fsdd_takes(&nine, "theo", 5, 0..9);
-    let err = adapt_fails(&["--out", out_s], &[nine.clone()]);
+    let err = adapt_fails(&["--out", out_s], &[&nine]);
     assert_eq!(
         err.trim_end(),
         "digits: cannot adapt: no take of digit 9: every digit 0-9 needs at least one take (`digits record` prompts for each)"
@@ -222,7 +222,7 @@ fn adapt_refuses_what_it_cannot_use_in_one_line() {
         let wav = crate::util::wav_bytes(&vec![0.0; 8000], 8000, 1, 16, false);
         std::fs::write(silent.join(format!("{d}_quiet_0.wav")), wav).unwrap();
     }
-    let err = adapt_fails(&["--out", out_s], &[silent]);
+    let err = adapt_fails(&["--out", out_s], &[&silent]);
     assert_eq!(
         err.trim_end(),
         "digits: cannot adapt: none of the 10 takes holds a word (silence or steady noise); record them again"
@@ -230,14 +230,14 @@ fn adapt_refuses_what_it_cannot_use_in_one_line() {
 
     let all = dir.path().join("all");
     fsdd_takes(&all, "theo", 5, 0..10);
-    let err = adapt_fails(&["--out", out_s, "--weight", "-1"], &[all.clone()]);
+    let err = adapt_fails(&["--out", out_s, "--weight", "-1"], &[&all]);
     assert_eq!(
         err.trim_end(),
-        "digits: --weight: weight -1 must be a number from 0 to 100"
+        "digits: --weight -1: must be a number from 0 to 100"
     );
 
     let file = all.join("0_theo_5.wav");
-    let err = adapt_fails(&["--out", out_s], &[file.clone()]);
+    let err = adapt_fails(&["--out", out_s], &[&file]);
     assert_eq!(
         err.trim_end(),
         format!(

@@ -26,7 +26,7 @@ pub struct AdaptArgs {
     #[arg(long, short)]
     pub out: PathBuf,
     /// How much your takes count against the built-in model (0-100)
-    #[arg(long, default_value_t = AdaptOptions::default().weight, value_name = "W")]
+    #[arg(long, default_value_t = AdaptOptions::default().weight, value_name = "W", allow_negative_numbers = true)]
     pub weight: f32,
     /// Print one JSON object instead of text
     #[arg(long)]
@@ -37,8 +37,12 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<ExitCode> {
     let opts = AdaptOptions {
         weight: args.weight,
     };
-    opts.check()
-        .map_err(|e| BadInput(format!("--weight: {e}")))?;
+    opts.check().map_err(|_| {
+        BadInput(format!(
+            "--weight {}: must be a number from 0 to 100",
+            args.weight
+        ))
+    })?;
     ModelFile::check_destination(&args.out)
         .with_context(|| "--out cannot be written (checked before adapting)")?;
     let base = ModelFile::load_or_embedded(args.model.as_deref())?;
