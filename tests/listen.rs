@@ -636,3 +636,174 @@ fn pulse_virtual_microphone_hears_digits() {
         "played {truth}, heard {heard}; stderr:\n{stderr}"
     );
 }
+
+/// "417290" said by one of FSDD's softer voices (yweweler: the first four
+/// digits from louder takes, 9 and 0 from softer ones), 0.4 s apart, in
+/// room noise at -60 dBFS, the whole recording then at `gain_db`. Returns
+/// the samples and where each clip starts (s).
+fn soft_voice_417290(gain_db: f32) -> (Vec<f32>, Vec<f64>) {
+    let mut rng = Rng(SEED ^ 10);
+    let mut x = vec![0.0f32; RATE as usize / 2];
+    let mut starts = Vec::new();
+    for (d, take) in [(4, 3), (1, 4), (7, 3), (2, 4), (9, 0), (0, 1)] {
+        let path = recordings().join(format!("{d}_yweweler_{take}.wav"));
+        starts.push(x.len() as f64 / RATE as f64);
+        x.extend(digits::audio::read_wav(&path).unwrap().samples);
+        x.extend(std::iter::repeat_n(0.0, RATE as usize * 2 / 5));
+    }
+    x.extend(std::iter::repeat_n(0.0, RATE as usize / 2));
+    add_noise(&mut x, -60.0, &mut rng);
+    let gain = 10f32.powf(gain_db / 20.0);
+    (x.iter().map(|v| v * gain).collect(), starts)
+}
+
+/// At -20 dB the 9 and the 0 of a soft "417290" do not reach the level a
+/// word must (-55 dBFS over a background below -70 dBFS): they used to
+/// vanish without a word. Each is now named on stderr, with its time and
+/// what it lacked.
+#[test]
+fn words_too_quiet_to_hear_are_reported_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (loud, _) = soft_voice_417290(0.0);
+    let path = dir.path().join("417290.wav");
+    write_wav(&path, &loud, RATE, false);
+    let run = |extra: &[&str]| {
+        let out = digits_cmd()
+            .args(["listen", "--auto", "--fast", "--from-wav"])
+            .arg(&path)
+            .args(extra)
+            .assert()
+            .success();
+        let o = out.get_output();
+        (
+            String::from_utf8(o.stdout.clone()).unwrap(),
+            String::from_utf8(o.stderr.clone()).unwrap(),
+        )
+    };
+    let (stdout, stderr) = run(&[]);
+    assert_eq!(stdout, "417290\n");
+    assert!(!stderr.contains("too quiet"), "{stderr}");
+
+    let (soft, starts) = soft_voice_417290(-20.0);
+    write_wav(&path, &soft, RATE, false);
+    let (stdout, stderr) = run(&[]);
+    assert_eq!(stdout, "4172\n", "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("too quiet")).collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    for (line, start) in warnings.iter().zip(&starts[4..]) {
+        // warning: a sound at A-B s was too quiet to take for a word (its
+        // loudest 10 ms reached P dBFS; a word reaches -55.0 dBFS); ...
+        let rest = line
+            .strip_prefix("warning: a sound at ")
+            .unwrap_or_else(|| panic!("{line}"));
+        let (times, rest) = rest
+            .split_once(" s was too quiet to take for a word (")
+            .unwrap();
+        let (a, b) = times.split_once('-').unwrap();
+        let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+        assert!(
+            (a - start).abs() < 0.15 && b > a,
+            "{line}: the word starts at {start:.2} s"
+        );
+        let (peak, rest) = rest
+            .strip_prefix("its loudest 10 ms reached ")
+            .unwrap()
+            .split_once(" dBFS; ")
+            .unwrap();
+        let peak: f64 = peak.parse().unwrap();
+        assert!((-60.0..-55.0).contains(&peak), "{line}");
+        assert_eq!(
+            rest,
+            "a word reaches -55.0 dBFS); if it was a digit, the recording is too quiet: raise its level"
+        );
+    }
+    // --quiet: no diagnostics at all.
+    let (stdout, stderr) = run(&["--quiet"]);
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("4172\n", ""));
+}
+
+/// A file is not a microphone: no "say digits", no "Ctrl-C to stop", no
+/// "audio is flowing" (nor "say a digit" in press-to-talk).
+#[test]
+fn a_file_is_not_spoken_to_like_a_microphone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 11);
+    let (x, truth) = recording(&[(6, "lucas", 1), (3, "theo", 2)], -60.0, &mut rng);
+    let path = dir.path().join("two.wav");
+    write_wav(&path, &x, RATE, false);
+    let p = path.display().to_string();
+    // Hands-free, fast and in real time.
+    for fast in [true, false] {
+        let mut cmd = digits_cmd();
+        cmd.args(["listen", "--auto", "--from-wav", &p]);
+        if fast {
+            cmd.arg("--fast");
+        }
+        let out = cmd.assert().success();
+        let o = out.get_output();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{truth}\n"));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("listening to {p} hands-free\n"),
+            "fast: {fast}"
+        );
+    }
+    // Press-to-talk.
+    let out = digits_cmd()
+        .args(["listen", "--fast", "--seconds", "2", "--from-wav", &p])
+        .write_stdin("\n")
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert_eq!(
+        stderr,
+        format!(
+            "listening to {p}\n\
+             press Enter to classify the next 2 s of the file (Ctrl-D quits)\n\
+             classifying the next 2 s\n"
+        )
+    );
+}
+
+/// `listen --help` names every exit code, 130 (Ctrl-C) among them.
+#[test]
+fn help_names_the_exit_codes_ctrl_c_included() {
+    digits_cmd()
+        .args(["listen", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Exit codes: 0 success, 1 the job failed (no microphone, a device error), \
+             2 bad usage or bad input,\n130 stopped with Ctrl-C",
+        ));
+}
+
+/// ALSA's `null` device opens, then delivers zeros as fast as it can: it
+/// was listed as usable, and listening to it flooded standard error with
+/// dropped-audio warnings. It is listed as unable to record, and refused.
+#[cfg(all(feature = "mic", target_os = "linux"))]
+#[test]
+fn the_null_device_is_neither_offered_nor_opened() {
+    let out = digits_cmd()
+        .args(["listen", "--list-devices"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        !stdout.lines().any(|l| l.contains("alsa:null")),
+        "offered: {stdout}"
+    );
+    for name in ["null", "alsa:null"] {
+        digits_cmd()
+            .args(["listen", "--auto", "--max-seconds", "2", "--device", name])
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(
+                "digits: \"alsa:null\" is ALSA's null device, which records only digital \
+                 silence, not a microphone; pick one from `digits listen --list-devices`\n",
+            );
+    }
+}

@@ -60,7 +60,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  digits predict --top 3 one.wav two.wav")]
     Predict(predict::PredictArgs),
     /// Listen to the microphone and print the digits you say
-    #[command(after_help = "Example:\n  digits listen --auto")]
+    #[command(after_help = listen::AFTER_HELP)]
     Listen(listen::ListenArgs),
 }
 
