@@ -11,7 +11,8 @@
 //! - [`fetch`]: downloading the dataset from Hugging Face;
 //! - [`eval`]: metrics and reports;
 //! - [`plot`]: the accuracy-against-SNR chart;
-//! - [`listen`]: the live microphone loop.
+//! - [`listen`]: the live microphone loop;
+//! - [`serve`]: the page, the HTTP API and the WebSocket stream.
 
 pub mod audio;
 pub mod augment;
@@ -23,3 +24,4 @@ pub mod fetch;
 pub mod listen;
 pub mod model;
 pub mod plot;
+pub mod serve;

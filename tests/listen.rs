@@ -21,35 +21,36 @@ use predicates::prelude::*;
 
 use crate::util::{digits_cmd, recordings, resample_linear, wav_bytes};
 
-const SPEAKERS: [&str; 6] = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
-const RATE: u32 = 8_000;
-const SEED: u64 = 0x5eed_d161;
+pub(crate) const SPEAKERS: [&str; 6] =
+    ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
+pub(crate) const RATE: u32 = 8_000;
+pub(crate) const SEED: u64 = 0x5eed_d161;
 
 /// xorshift64*: small, seeded, good enough for noise and shuffles.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f32 {
+    pub(crate) fn unit(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32
     }
-    fn range(&mut self, lo: f32, hi: f32) -> f32 {
+    pub(crate) fn range(&mut self, lo: f32, hi: f32) -> f32 {
         lo + (hi - lo) * self.unit()
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 }
 
 /// A test clip at 8 kHz, scaled so its loudest 10 ms sits at `peak_db` dBFS
 /// (people speak at different distances from the microphone).
-fn clip(digit: u8, speaker: &str, take: u8, peak_db: f32) -> Vec<f32> {
+pub(crate) fn clip(digit: u8, speaker: &str, take: u8, peak_db: f32) -> Vec<f32> {
     let path = recordings().join(format!("{digit}_{speaker}_{take}.wav"));
     let audio = digits::audio::read_wav(&path).unwrap();
     assert_eq!(audio.sample_rate, RATE);
@@ -65,7 +66,11 @@ fn clip(digit: u8, speaker: &str, take: u8, peak_db: f32) -> Vec<f32> {
 /// A multi-digit recording: 0.5 s of room, then each clip followed by a
 /// 250-500 ms pause, then 0.5 s of room; white noise at `noise_db` dBFS
 /// (RMS) over everything. Returns the samples at 8 kHz and the truth.
-fn recording(clips: &[(u8, &str, u8)], noise_db: f32, rng: &mut Rng) -> (Vec<f32>, String) {
+pub(crate) fn recording(
+    clips: &[(u8, &str, u8)],
+    noise_db: f32,
+    rng: &mut Rng,
+) -> (Vec<f32>, String) {
     let mut x = vec![0.0f32; RATE as usize / 2];
     let mut truth = String::new();
     for &(d, s, t) in clips {
@@ -79,7 +84,7 @@ fn recording(clips: &[(u8, &str, u8)], noise_db: f32, rng: &mut Rng) -> (Vec<f32
     (x, truth)
 }
 
-fn add_noise(x: &mut [f32], db: f32, rng: &mut Rng) {
+pub(crate) fn add_noise(x: &mut [f32], db: f32, rng: &mut Rng) {
     // Uniform noise with the requested RMS: amplitude sqrt(3) * rms.
     let amp = 3f32.sqrt() * 10f32.powf(db / 20.0);
     for v in x.iter_mut() {
@@ -89,7 +94,7 @@ fn add_noise(x: &mut [f32], db: f32, rng: &mut Rng) {
 
 /// Writes 16-bit PCM; `stereo` puts the signal on both channels (the right
 /// one 2 dB quieter, as two microphone capsules would).
-fn write_wav(path: &Path, x: &[f32], rate: u32, stereo: bool) {
+pub(crate) fn write_wav(path: &Path, x: &[f32], rate: u32, stereo: bool) {
     // Clip like a converter would (the writer's integer cast would wrap).
     let x: Vec<f32> = x.iter().map(|v| v.clamp(-1.0, 1.0)).collect();
     let bytes = if stereo {
@@ -102,7 +107,7 @@ fn write_wav(path: &Path, x: &[f32], rate: u32, stereo: bool) {
 }
 
 /// Levenshtein distance between two digit strings.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -120,7 +125,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// All 300 FSDD test clips (takes 0-4), shuffled with the seed.
-fn test_clips(rng: &mut Rng) -> Vec<(u8, &'static str, u8)> {
+pub(crate) fn test_clips(rng: &mut Rng) -> Vec<(u8, &'static str, u8)> {
     let mut all: Vec<(u8, &str, u8)> = (0..10u8)
         .flat_map(|d| {
             SPEAKERS
@@ -641,7 +646,7 @@ fn pulse_virtual_microphone_hears_digits() {
 /// digits from louder takes, 9 and 0 from softer ones), 0.4 s apart, in
 /// room noise at -60 dBFS, the whole recording then at `gain_db`. Returns
 /// the samples and where each clip starts (s).
-fn soft_voice_417290(gain_db: f32) -> (Vec<f32>, Vec<f64>) {
+pub(crate) fn soft_voice_417290(gain_db: f32) -> (Vec<f32>, Vec<f64>) {
     let mut rng = Rng(SEED ^ 10);
     let mut x = vec![0.0f32; RATE as usize / 2];
     let mut starts = Vec::new();

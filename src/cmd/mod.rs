@@ -7,6 +7,7 @@ mod fetch;
 mod listen;
 mod predict;
 mod progress;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Listen to the microphone and print the digits you say
     #[command(after_help = listen::AFTER_HELP)]
     Listen(listen::ListenArgs),
+    /// Serve a page and an HTTP/WebSocket API that recognize digits
+    #[command(after_help = serve::AFTER_HELP)]
+    Serve(serve::ServeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Listen(args) => listen::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
