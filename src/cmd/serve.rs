@@ -66,15 +66,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         s => s.map(std::time::Duration::from_secs),
     };
     let model = ModelFile::load_or_embedded(args.model.as_deref())?;
-    let model_source = args
-        .model
-        .as_ref()
-        .map_or("embedded".to_string(), |p| p.display().to_string());
+    let (model_source, model_bytes) = match &args.model {
+        // Loaded above, so it can be measured.
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::metadata(p).map_or(0, |m| m.len() as usize),
+        ),
+        None => ("embedded".to_string(), digits::model::EMBEDDED_MODEL.len()),
+    };
     let cfg = ServeConfig {
         host: args.host.clone(),
         port: args.port,
         model,
         model_source,
+        model_bytes,
         allow_origins: args.allow_origin.clone(),
         limits: Limits {
             max_streams: args.max_streams,

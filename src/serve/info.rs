@@ -16,8 +16,9 @@ use crate::audio::MODEL_RATE;
 use crate::model::{ModelFile, FORMAT_VERSION, N_CLASSES};
 
 /// The model's facts, as the model card gives them: where it came from,
-/// its file, the front end, the classifier and how it was trained.
-pub fn model_facts(model: &ModelFile, source: &str) -> Value {
+/// its file (`file_bytes` long), the front end, the classifier and how it
+/// was trained.
+pub fn model_facts(model: &ModelFile, source: &str, file_bytes: usize) -> Value {
     let fe = &model.front_end;
     let m = &fe.mfcc;
     let svm = &model.svm;
@@ -25,7 +26,7 @@ pub fn model_facts(model: &ModelFile, source: &str) -> Value {
     json!({
         "source": source,
         "format_version": FORMAT_VERSION,
-        "file_bytes": model.file_size(),
+        "file_bytes": file_bytes,
         "sample_rate": MODEL_RATE,
         "front_end": {
             "n_mfcc": m.n_mfcc,

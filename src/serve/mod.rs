@@ -90,6 +90,8 @@ pub struct ServeConfig {
     pub model: ModelFile,
     /// Where the model came from, for `/api/model` ("embedded" or a path).
     pub model_source: String,
+    /// The size of its file (bytes).
+    pub model_bytes: usize,
     /// Origins besides the server's own that may call it (`--allow-origin`).
     pub allow_origins: Vec<String>,
     pub limits: Limits,
@@ -136,7 +138,7 @@ impl Server {
             source,
         })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let model_info = model_facts(&cfg.model, &cfg.model_source);
+        let model_info = model_facts(&cfg.model, &cfg.model_source, cfg.model_bytes);
         let state = Arc::new(AppState {
             pool: RecognizerPool::new(cfg.model),
             model_info,
