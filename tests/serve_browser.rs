@@ -282,3 +282,204 @@ fn page_in_chromium_hears_a_fake_microphone() {
         Duration::from_secs(10)
     ));
 }
+
+/// Firefox: `firefox-esr` or `firefox` on the PATH, or `$DIGITS_FIREFOX`.
+fn firefox() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("DIGITS_FIREFOX") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["firefox-esr", "firefox"].map(|n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// WebDriver BiDi (Firefox's remote protocol) over its WebSocket.
+struct Bidi {
+    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    id: u64,
+    context: String,
+}
+
+impl Bidi {
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.id += 1;
+        let id = self.id;
+        let msg = json!({ "id": id, "method": method, "params": params });
+        self.ws.send(Message::Text(msg.to_string().into())).unwrap();
+        loop {
+            let Message::Text(t) = self.ws.read().unwrap() else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["id"] == id {
+                assert_eq!(v["type"], "success", "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluates JavaScript in the page; its value (strings, numbers,
+    /// booleans).
+    fn eval(&mut self, expression: &str) -> Value {
+        let r = self.call(
+            "script.evaluate",
+            json!({
+                "expression": expression,
+                "target": { "context": self.context },
+                "awaitPromise": true,
+            }),
+        );
+        assert_eq!(r["type"], "success", "{expression}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    fn wait_for(&mut self, expression: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.eval(expression).as_bool() == Some(true) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    fn click(&mut self, selector: &str) {
+        let at = self.eval(&format!(
+            "(() => {{ const r = document.querySelector('{selector}').getBoundingClientRect(); \
+             return JSON.stringify([Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)]); }})()"
+        ));
+        let at: Vec<i64> = serde_json::from_str(at.as_str().unwrap()).unwrap();
+        self.call(
+            "input.performActions",
+            json!({
+                "context": self.context,
+                "actions": [{
+                    "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
+                    "actions": [
+                        { "type": "pointerMove", "x": at[0], "y": at[1] },
+                        { "type": "pointerDown", "button": 0 },
+                        { "type": "pointerUp", "button": 0 }
+                    ]
+                }]
+            }),
+        );
+    }
+}
+
+/// Firefox hears the same page through a PulseAudio virtual microphone
+/// (`.ci/pulse-mic.sh`; Firefox has no WAV-fed fake device): `paplay`
+/// plays the recording into the sink whose monitor is the default source.
+/// Runs with `DIGITS_PULSE_TEST=1` when Firefox is installed; skipped,
+/// saying so, otherwise.
+#[test]
+fn page_in_firefox_hears_a_virtual_microphone() {
+    let Some(exe) = firefox() else {
+        eprintln!("skipped: no firefox-esr or firefox on the PATH (or set DIGITS_FIREFOX)");
+        return;
+    };
+    if std::env::var_os("DIGITS_PULSE_TEST").is_none_or(|v| v != "1") {
+        eprintln!("skipped: needs the PulseAudio virtual microphone (`. .ci/pulse-mic.sh`, DIGITS_PULSE_TEST=1)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 31);
+    let clips = [(2, "theo", 3), (7, "george", 1), (1, "jackson", 2), (8, "lucas", 4)];
+    let (x, truth) = recording(&clips, -60.0, &mut rng);
+    let wav = dir.path().join("say.wav");
+    write_wav(&wav, &x, RATE, false);
+
+    let server = Served::start(&[]);
+    let profile = tempfile::tempdir().unwrap();
+    std::fs::write(
+        profile.path().join("user.js"),
+        [
+            "media.navigator.permission.disabled\", true",
+            "media.autoplay.default\", 0",
+            "media.autoplay.blocking_policy\", 0",
+            "browser.shell.checkDefaultBrowser\", false",
+            "datareporting.policy.dataSubmissionEnabled\", false",
+            "toolkit.telemetry.reportingpolicy.firstRun\", false",
+            "browser.aboutwelcome.enabled\", false",
+        ]
+        .map(|p| format!("user_pref(\"{p});\n"))
+        .concat(),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(&exe)
+        .args(["--headless", "--no-remote", "--remote-debugging-port"])
+        .arg(port.to_string())
+        .arg("--profile")
+        .arg(profile.path())
+        .arg("about:blank")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ws = loop {
+        if let Ok((ws, _)) = tungstenite::connect(format!("ws://127.0.0.1:{port}/session")) {
+            break ws;
+        }
+        assert!(Instant::now() < deadline, "firefox opened no BiDi port");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    if let MaybeTlsStream::Plain(tcp) = ws.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    }
+    let mut ff = Bidi {
+        ws,
+        id: 0,
+        context: String::new(),
+    };
+    ff.call("session.new", json!({ "capabilities": {} }));
+    let tree = ff.call("browsingContext.getTree", json!({}));
+    ff.context = tree["contexts"][0]["context"].as_str().unwrap().to_string();
+    ff.call(
+        "browsingContext.setViewport",
+        json!({ "context": ff.context, "viewport": { "width": 1180, "height": 900 } }),
+    );
+    ff.call(
+        "browsingContext.navigate",
+        json!({ "context": ff.context, "url": server.url, "wait": "complete" }),
+    );
+    assert!(ff.wait_for(
+        "document.querySelectorAll('#model dt').length > 1",
+        Duration::from_secs(20)
+    ));
+    ff.click("#mic");
+    assert!(
+        ff.wait_for(
+            "document.querySelector('#status-text').textContent.startsWith('listening')",
+            Duration::from_secs(20)
+        ),
+        "not listening: {}",
+        ff.eval("document.querySelector('#note').textContent")
+    );
+    // Play the recording into the virtual microphone until the page has
+    // heard it (at most three times).
+    let mut seen = false;
+    for _ in 0..3 {
+        let played = Command::new("paplay").arg(&wav).status().unwrap();
+        assert!(played.success());
+        seen = ff.wait_for(
+            &format!("document.querySelector('#digits').textContent.includes('{truth}')"),
+            Duration::from_secs(2),
+        );
+        if seen {
+            break;
+        }
+    }
+    let shown = ff.eval("document.querySelector('#digits').textContent");
+    let note = ff.eval("document.querySelector('#note').textContent");
+    eprintln!("Firefox: said {truth}; the page shows {shown} (note {note:?})");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen, "said {truth}, the page shows {shown}; note {note:?}");
+}
