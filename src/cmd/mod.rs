@@ -2,6 +2,7 @@
 //! subcommand parses its flags into an options struct and calls the library;
 //! nothing here computes features or trains models.
 
+mod adapt;
 mod eval;
 mod fetch;
 mod listen;
@@ -66,6 +67,11 @@ pub enum Command {
     /// Serve a page and an HTTP/WebSocket API that recognize digits
     #[command(after_help = serve::AFTER_HELP)]
     Serve(serve::ServeArgs),
+    /// Teach a model your voice: a personal model from your own takes
+    #[command(
+        after_help = "Example:\n  digits record --speaker ann --out takes/ && digits adapt --data takes/ --out ann.model"
+    )]
+    Adapt(adapt::AdaptArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -76,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(args) => predict::run(args),
         Command::Listen(args) => listen::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Adapt(args) => adapt::run(args),
     }
 }
 
