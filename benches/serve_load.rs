@@ -82,8 +82,7 @@ fn recordings(rate: u32) -> Vec<Recording> {
             let mut x = vec![0.0f32; 4000];
             let mut truth = String::new();
             for &(d, s, t) in group {
-                let audio =
-                    digits::audio::read_wav(&dir.join(format!("{d}_{s}_{t}.wav"))).unwrap();
+                let audio = digits::audio::read_wav(&dir.join(format!("{d}_{s}_{t}.wav"))).unwrap();
                 let peak = audio
                     .samples
                     .chunks(80)
@@ -249,14 +248,21 @@ async fn play(
             if v.get("digit").is_none() {
                 continue;
             }
-            heard.push(v["digit"].as_u64().map_or('?', |d| char::from(b'0' + d as u8)));
+            heard.push(
+                v["digit"]
+                    .as_u64()
+                    .map_or('?', |d| char::from(b'0' + d as u8)),
+            );
             let end_s = v["end_s"].as_f64().unwrap();
             let needed = ((end_s + HANGOVER_S) * rate as f64).round() as usize;
             let b = (needed.saturating_sub(1) / block).min(n_blocks - 1);
             if let Some(at) = sent_r[b].get() {
                 let ms = now.saturating_duration_since(*at).as_secs_f64() * 1e3;
                 if paced && std::env::var_os("DIGITS_LOAD_VERBOSE").is_some() && ms > 10.0 {
-                    eprintln!("slow word: end {end_s} s, {ms:.1} ms, server compute {} ms", v["ms"]);
+                    eprintln!(
+                        "slow word: end {end_s} s, {ms:.1} ms, server compute {} ms",
+                        v["ms"]
+                    );
                 }
                 latencies_ms.push(ms);
             }
@@ -353,7 +359,11 @@ fn main() {
     }
     let ref_right: usize = recs
         .iter()
-        .map(|r| r.truth.len().saturating_sub(edit_distance(&r.truth, &r.reference)))
+        .map(|r| {
+            r.truth
+                .len()
+                .saturating_sub(edit_distance(&r.truth, &r.reference))
+        })
         .sum();
     let ref_exact = recs.iter().filter(|r| r.reference == r.truth).count();
     eprintln!("one stream alone: {ref_right}/300 digits right, {ref_exact}/25 recordings exact");

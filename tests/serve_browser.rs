@@ -385,7 +385,12 @@ fn page_in_firefox_hears_a_virtual_microphone() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(SEED ^ 31);
-    let clips = [(2, "theo", 3), (7, "george", 1), (1, "jackson", 2), (8, "lucas", 4)];
+    let clips = [
+        (2, "theo", 3),
+        (7, "george", 1),
+        (1, "jackson", 2),
+        (8, "lucas", 4),
+    ];
     let (x, truth) = recording(&clips, -60.0, &mut rng);
     let wav = dir.path().join("say.wav");
     write_wav(&wav, &x, RATE, false);
