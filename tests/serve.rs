@@ -887,3 +887,100 @@ fn host_and_port_problems_are_said_plainly() {
         .code(2)
         .stderr("digits: invalid serve setting: --allow-origin example.com is not an origin; give scheme, host and port, e.g. https://example.com or http://localhost:3000\n");
 }
+
+/// "Teach it your voice" over the API: one take of each digit by george
+/// (take 5, never an official test clip) posted to `/api/adapt` switches
+/// the server to a personal model — `/api/model` says so — and
+/// `/api/predict` then answers exactly as `digits predict` does with the
+/// model `digits adapt` makes from the same takes. `DELETE` goes back.
+#[test]
+fn adapt_endpoint_switches_to_a_personal_model() {
+    use base64::Engine;
+    let s = Served::start(&[]);
+    let enrol = tempfile::tempdir().unwrap();
+    let mut takes = Vec::new();
+    for d in 0..10u8 {
+        let name = format!("{d}_george_5.wav");
+        let bytes = std::fs::read(recordings().join(&name)).unwrap();
+        std::fs::write(enrol.path().join(&name), &bytes).unwrap();
+        takes.push(json!({
+            "digit": d,
+            "wav": base64::engine::general_purpose::STANDARD.encode(&bytes),
+        }));
+    }
+    let body = json!({ "speaker": "george", "takes": takes }).to_string();
+
+    // Refused from another origin, and when a digit has no take.
+    let r = post(
+        &s,
+        "api/adapt",
+        body.as_bytes(),
+        &[("origin", "https://evil.example")],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let nine = json!({ "speaker": "george", "takes": takes[..9] }).to_string();
+    let r = post(&s, "api/adapt", nine.as_bytes(), &[]);
+    assert_eq!(r.status, 400);
+    assert!(error_of(&r).contains("no take of digit 9"), "{}", r.body);
+    assert_eq!(get(&s, "api/model", &[]).body["source"], "embedded");
+    assert_eq!(get(&s, "api/model", &[]).body["personal"], Value::Null);
+
+    let r = post(&s, "api/adapt", body.as_bytes(), &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["model"], "personal");
+    assert_eq!(r.body["speaker"], "george");
+    assert_eq!(r.body["takes"], 10);
+    let m = get(&s, "api/model", &[]).body;
+    assert_eq!(m["source"], "personal, adapted from embedded");
+    assert_eq!(m["personal"]["takes"], 10);
+    assert_eq!(
+        m["personal"]["speakers"],
+        json!([{"speaker": "george", "takes": 10}])
+    );
+
+    // The same personal model as `digits adapt` makes from these takes.
+    let model = enrol.path().join("george.model");
+    digits_cmd()
+        .args(["adapt", "--data"])
+        .arg(enrol.path())
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success();
+    let paths: Vec<String> = (0..10u8)
+        .flat_map(|d| (0..5u8).map(move |t| format!("{d}_george_{t}.wav")))
+        .map(|c| recordings().join(c).display().to_string())
+        .collect();
+    let out = digits_cmd()
+        .args(["predict", "--json", "--top", "3", "--model"])
+        .arg(&model)
+        .args(&paths)
+        .assert()
+        .success();
+    let expected: Vec<Value> = String::from_utf8(out.get_output().stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(expected.len(), 50);
+    let mut right = 0;
+    for (path, want) in paths.iter().zip(&expected) {
+        let bytes = std::fs::read(path).unwrap();
+        let r = post(&s, &format!("api/predict?top=3&name={path}"), &bytes, &[]);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let (mut got, mut want) = (r.body.clone(), want.clone());
+        got.as_object_mut().unwrap().remove("ms");
+        want.as_object_mut().unwrap().remove("ms");
+        assert_eq!(got, want, "{path}");
+        let truth: u64 = path.rsplit('/').next().unwrap()[..1].parse().unwrap();
+        right += usize::from(got["digit"].as_u64() == Some(truth));
+    }
+    eprintln!("POST /api/predict with george's personal model: {right}/50 of his test clips right");
+    assert!(right >= 48, "{right}/50");
+
+    // Back to the model the server started with.
+    let r = reply(agent().delete(&format!("{}api/adapt", s.url)).call());
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["source"], "embedded");
+    assert_eq!(get(&s, "api/model", &[]).body["personal"], Value::Null);
+}

@@ -46,6 +46,11 @@ pub fn model_facts(model: &ModelFile, source: &str, file_bytes: usize) -> Value 
             "c": svm.params.c,
             "gamma": svm.params.gamma,
         },
+        // The personal stage of a model `digits adapt` made: whose takes.
+        "personal": model.personal.as_ref().map(|p| json!({
+            "takes": p.templates().len(),
+            "speakers": p.speakers().into_iter().map(|(s, n)| json!({"speaker": s, "takes": n})).collect::<Vec<_>>(),
+        })),
         "training": {
             "data": meta.data,
             "split": meta.split,
@@ -59,7 +64,7 @@ pub fn model_facts(model: &ModelFile, source: &str, file_bytes: usize) -> Value 
 }
 
 pub(super) async fn model(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(state.model_info.clone())
+    Json(state.current().info.clone())
 }
 
 pub(super) async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -77,7 +82,7 @@ pub(super) async fn not_found(uri: Uri) -> Response {
     error_response(
         StatusCode::NOT_FOUND,
         format!(
-            "no such endpoint {}; try GET /, POST /api/predict, GET /api/listen (WebSocket), GET /api/model or GET /api/health",
+            "no such endpoint {}; try GET /, POST /api/predict, POST /api/adapt, GET /api/listen (WebSocket), GET /api/model or GET /api/health",
             uri.path()
         ),
     )

@@ -8,6 +8,8 @@
 //! - `http`: the accept loop (hyper, header deadline, connection limit);
 //! - `page`: `GET /`, one self-contained HTML file embedded in the binary;
 //! - [`predict`]: `POST /api/predict`, `digits predict --json` over HTTP;
+//! - `adapt`: `POST /api/adapt`, a personal model from the takes the page
+//!   recorded, switched to at once (`DELETE` goes back);
 //! - `session`: `GET /api/listen`, one WebSocket stream heard through the
 //!   same [`StreamRecognizer`](crate::listen::StreamRecognizer) as
 //!   `listen --auto`;
@@ -26,6 +28,7 @@ pub mod page;
 pub mod predict;
 pub mod protocol;
 
+mod adapt;
 mod http;
 mod info;
 mod session;
@@ -34,19 +37,18 @@ mod state;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 pub use info::model_facts;
 pub use limits::Limits;
 pub use origin::OriginPolicy;
-pub use state::{AppState, RecognizerPool};
+pub use state::{AppState, Current, RecognizerPool};
 
 use crate::listen::ListenConfig;
 use crate::model::{ModelError, ModelFile};
@@ -139,18 +141,13 @@ impl Server {
         })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let model_info = model_facts(&cfg.model, &cfg.model_source, cfg.model_bytes);
-        let state = Arc::new(AppState {
-            pool: RecognizerPool::new(cfg.model),
-            model_info,
-            listen: cfg.listen,
-            streams: Arc::new(Semaphore::new(cfg.limits.max_streams)),
-            predict_slots: Arc::new(Semaphore::new(cfg.limits.max_predictions)),
-            limits: cfg.limits,
+        let state = Arc::new(AppState::new(
+            Current::new(cfg.model, model_info),
+            cfg.listen,
+            cfg.limits,
             origins,
-            sessions: Default::default(),
-            shutdown: shutdown_rx,
-            started: Instant::now(),
-        });
+            shutdown_rx,
+        ));
         Ok(Self {
             listener,
             state,
@@ -189,7 +186,7 @@ impl Server {
         let warm = state.clone();
         tokio::task::spawn_blocking(move || {
             let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let _ = warm.pool.warm(workers, &[16_000, 44_100, 48_000]);
+            let _ = warm.current().pool.warm(workers, &[16_000, 44_100, 48_000]);
         });
         let app = state::router(state.clone());
         let limits = state.limits.clone();

@@ -170,6 +170,7 @@ pub(super) async fn handler(
             .map_err(|e| ClipError::bad(format!("{said}: {e}")))
             .and_then(|audio| {
                 state
+                    .current()
                     .pool
                     .with(|r| classify_clip(r, &audio, said))
                     .unwrap_or_else(|e| {

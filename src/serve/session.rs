@@ -195,7 +195,7 @@ async fn answer(
     if !stream.has_answers() {
         return Ok(());
     }
-    let classified = state.pool.with(|r| stream.answer(r, found));
+    let classified = state.current().pool.with(|r| stream.answer(r, found));
     match classified {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(End::Refused(CLOSE_INTERNAL, e.to_string())),

@@ -2,7 +2,7 @@
 //! that ties the routes to their handlers and the limits to the routes.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
@@ -18,7 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::limits::Limits;
 use super::origin::OriginPolicy;
-use super::{info, origin, page, predict, session};
+use super::{adapt, info, origin, page, predict, session};
 use crate::listen::ListenConfig;
 use crate::model::{ModelError, ModelFile, Recognizer};
 
@@ -119,12 +119,34 @@ impl Drop for SessionGuard {
     }
 }
 
+/// The model the server answers with: its recognizers and
+/// `GET /api/model`'s answer (made once per model).
+#[derive(Debug)]
+pub struct Current {
+    pub pool: RecognizerPool,
+    pub info: Value,
+}
+
+impl Current {
+    pub fn new(model: ModelFile, info: Value) -> Self {
+        Self {
+            pool: RecognizerPool::new(model),
+            info,
+        }
+    }
+}
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct AppState {
-    pub pool: RecognizerPool,
-    /// `GET /api/model`'s answer, made once.
-    pub model_info: Value,
+    /// The model in use: the one the server started with, or a personal
+    /// model `POST /api/adapt` built from it. A request or a word takes the
+    /// `Arc` and keeps it to the end, so a switch never splits one.
+    current: RwLock<Arc<Current>>,
+    /// The model the server started with (`DELETE /api/adapt` goes back).
+    pub started_with: Arc<Current>,
+    /// One personal model built at a time.
+    pub adapting: tokio::sync::Mutex<()>,
     pub listen: ListenConfig,
     pub limits: Limits,
     pub origins: OriginPolicy,
@@ -136,6 +158,44 @@ pub struct AppState {
     /// Becomes `true` when the server is shutting down.
     pub shutdown: watch::Receiver<bool>,
     pub started: Instant,
+}
+
+impl AppState {
+    pub fn new(
+        model: Current,
+        listen: ListenConfig,
+        limits: Limits,
+        origins: OriginPolicy,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let model = Arc::new(model);
+        Self {
+            current: RwLock::new(model.clone()),
+            started_with: model,
+            adapting: Default::default(),
+            listen,
+            streams: Arc::new(Semaphore::new(limits.max_streams)),
+            predict_slots: Arc::new(Semaphore::new(limits.max_predictions)),
+            limits,
+            origins,
+            sessions: Default::default(),
+            shutdown,
+            started: Instant::now(),
+        }
+    }
+
+    /// The model in use now.
+    pub fn current(&self) -> Arc<Current> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Answers with `model` from now on (streams from their next word).
+    pub fn switch_to(&self, model: Arc<Current>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = model;
+    }
 }
 
 /// The routes: the page, the API, and the layers that bound them.
@@ -153,6 +213,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .allow_headers([header::CONTENT_TYPE]);
     let predict = Router::new()
         .route("/api/predict", post(predict::handler))
+        .route("/api/adapt", post(adapt::handler).delete(adapt::reset))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes));
     let http_api = Router::new()
