@@ -234,7 +234,7 @@ async fn json_errors(State(state): State<Arc<AppState>>, res: Response) -> Respo
             limits.request_timeout.as_secs()
         ),
         StatusCode::METHOD_NOT_ALLOWED => {
-            "method not allowed: POST /api/predict; GET /, /api/listen, /api/model, /api/health"
+            "method not allowed: POST /api/predict, POST or DELETE /api/adapt; GET /, /api/listen, /api/model, /api/health"
                 .to_string()
         }
         _ => {
@@ -255,7 +255,7 @@ async fn json_errors(State(state): State<Arc<AppState>>, res: Response) -> Respo
     let mut out = error_response(status, message);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         out.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
     }
     out
 }
