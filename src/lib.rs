@@ -13,7 +13,8 @@
 //! - [`plot`]: the accuracy-against-SNR chart;
 //! - [`predict`]: one recording's checks and answer, as `digits predict` gives it;
 //! - [`listen`]: the live microphone loop;
-//! - [`record`]: guided enrolment (a speaker's own takes).
+//! - [`record`]: guided enrolment (a speaker's own takes);
+//! - [`serve`]: the page, the HTTP API and the WebSocket stream.
 
 pub mod audio;
 pub mod augment;
@@ -27,3 +28,4 @@ pub mod model;
 pub mod plot;
 pub mod predict;
 pub mod record;
+pub mod serve;

@@ -21,35 +21,36 @@ use predicates::prelude::*;
 
 use crate::util::{digits_cmd, recordings, resample_linear, wav_bytes};
 
-const SPEAKERS: [&str; 6] = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
-const RATE: u32 = 8_000;
-const SEED: u64 = 0x5eed_d161;
+pub(crate) const SPEAKERS: [&str; 6] =
+    ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"];
+pub(crate) const RATE: u32 = 8_000;
+pub(crate) const SEED: u64 = 0x5eed_d161;
 
 /// xorshift64*: small, seeded, good enough for noise and shuffles.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f32 {
+    pub(crate) fn unit(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32
     }
-    fn range(&mut self, lo: f32, hi: f32) -> f32 {
+    pub(crate) fn range(&mut self, lo: f32, hi: f32) -> f32 {
         lo + (hi - lo) * self.unit()
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 }
 
 /// A test clip at 8 kHz, scaled so its loudest 10 ms sits at `peak_db` dBFS
 /// (people speak at different distances from the microphone).
-fn clip(digit: u8, speaker: &str, take: u8, peak_db: f32) -> Vec<f32> {
+pub(crate) fn clip(digit: u8, speaker: &str, take: u8, peak_db: f32) -> Vec<f32> {
     let path = recordings().join(format!("{digit}_{speaker}_{take}.wav"));
     let audio = digits::audio::read_wav(&path).unwrap();
     assert_eq!(audio.sample_rate, RATE);
@@ -65,7 +66,11 @@ fn clip(digit: u8, speaker: &str, take: u8, peak_db: f32) -> Vec<f32> {
 /// A multi-digit recording: 0.5 s of room, then each clip followed by a
 /// 250-500 ms pause, then 0.5 s of room; white noise at `noise_db` dBFS
 /// (RMS) over everything. Returns the samples at 8 kHz and the truth.
-fn recording(clips: &[(u8, &str, u8)], noise_db: f32, rng: &mut Rng) -> (Vec<f32>, String) {
+pub(crate) fn recording(
+    clips: &[(u8, &str, u8)],
+    noise_db: f32,
+    rng: &mut Rng,
+) -> (Vec<f32>, String) {
     let mut x = vec![0.0f32; RATE as usize / 2];
     let mut truth = String::new();
     for &(d, s, t) in clips {
@@ -79,7 +84,7 @@ fn recording(clips: &[(u8, &str, u8)], noise_db: f32, rng: &mut Rng) -> (Vec<f32
     (x, truth)
 }
 
-fn add_noise(x: &mut [f32], db: f32, rng: &mut Rng) {
+pub(crate) fn add_noise(x: &mut [f32], db: f32, rng: &mut Rng) {
     // Uniform noise with the requested RMS: amplitude sqrt(3) * rms.
     let amp = 3f32.sqrt() * 10f32.powf(db / 20.0);
     for v in x.iter_mut() {
@@ -89,7 +94,7 @@ fn add_noise(x: &mut [f32], db: f32, rng: &mut Rng) {
 
 /// Writes 16-bit PCM; `stereo` puts the signal on both channels (the right
 /// one 2 dB quieter, as two microphone capsules would).
-fn write_wav(path: &Path, x: &[f32], rate: u32, stereo: bool) {
+pub(crate) fn write_wav(path: &Path, x: &[f32], rate: u32, stereo: bool) {
     // Clip like a converter would (the writer's integer cast would wrap).
     let x: Vec<f32> = x.iter().map(|v| v.clamp(-1.0, 1.0)).collect();
     let bytes = if stereo {
@@ -102,7 +107,7 @@ fn write_wav(path: &Path, x: &[f32], rate: u32, stereo: bool) {
 }
 
 /// Levenshtein distance between two digit strings.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -120,7 +125,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// All 300 FSDD test clips (takes 0-4), shuffled with the seed.
-fn test_clips(rng: &mut Rng) -> Vec<(u8, &'static str, u8)> {
+pub(crate) fn test_clips(rng: &mut Rng) -> Vec<(u8, &'static str, u8)> {
     let mut all: Vec<(u8, &str, u8)> = (0..10u8)
         .flat_map(|d| {
             SPEAKERS
@@ -635,4 +640,175 @@ fn pulse_virtual_microphone_hears_digits() {
         edit_distance(&truth, &heard) <= 1,
         "played {truth}, heard {heard}; stderr:\n{stderr}"
     );
+}
+
+/// "417290" said by one of FSDD's softer voices (yweweler: the first four
+/// digits from louder takes, 9 and 0 from softer ones), 0.4 s apart, in
+/// room noise at -60 dBFS, the whole recording then at `gain_db`. Returns
+/// the samples and where each clip starts (s).
+pub(crate) fn soft_voice_417290(gain_db: f32) -> (Vec<f32>, Vec<f64>) {
+    let mut rng = Rng(SEED ^ 10);
+    let mut x = vec![0.0f32; RATE as usize / 2];
+    let mut starts = Vec::new();
+    for (d, take) in [(4, 3), (1, 4), (7, 3), (2, 4), (9, 0), (0, 1)] {
+        let path = recordings().join(format!("{d}_yweweler_{take}.wav"));
+        starts.push(x.len() as f64 / RATE as f64);
+        x.extend(digits::audio::read_wav(&path).unwrap().samples);
+        x.extend(std::iter::repeat_n(0.0, RATE as usize * 2 / 5));
+    }
+    x.extend(std::iter::repeat_n(0.0, RATE as usize / 2));
+    add_noise(&mut x, -60.0, &mut rng);
+    let gain = 10f32.powf(gain_db / 20.0);
+    (x.iter().map(|v| v * gain).collect(), starts)
+}
+
+/// At -20 dB the 9 and the 0 of a soft "417290" do not reach the level a
+/// word must (-55 dBFS over a background below -70 dBFS): they used to
+/// vanish without a word. Each is now named on stderr, with its time and
+/// what it lacked.
+#[test]
+fn words_too_quiet_to_hear_are_reported_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (loud, _) = soft_voice_417290(0.0);
+    let path = dir.path().join("417290.wav");
+    write_wav(&path, &loud, RATE, false);
+    let run = |extra: &[&str]| {
+        let out = digits_cmd()
+            .args(["listen", "--auto", "--fast", "--from-wav"])
+            .arg(&path)
+            .args(extra)
+            .assert()
+            .success();
+        let o = out.get_output();
+        (
+            String::from_utf8(o.stdout.clone()).unwrap(),
+            String::from_utf8(o.stderr.clone()).unwrap(),
+        )
+    };
+    let (stdout, stderr) = run(&[]);
+    assert_eq!(stdout, "417290\n");
+    assert!(!stderr.contains("too quiet"), "{stderr}");
+
+    let (soft, starts) = soft_voice_417290(-20.0);
+    write_wav(&path, &soft, RATE, false);
+    let (stdout, stderr) = run(&[]);
+    assert_eq!(stdout, "4172\n", "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("too quiet")).collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    for (line, start) in warnings.iter().zip(&starts[4..]) {
+        // warning: a sound at A-B s was too quiet to take for a word (its
+        // loudest 10 ms reached P dBFS; a word reaches -55.0 dBFS); ...
+        let rest = line
+            .strip_prefix("warning: a sound at ")
+            .unwrap_or_else(|| panic!("{line}"));
+        let (times, rest) = rest
+            .split_once(" s was too quiet to take for a word (")
+            .unwrap();
+        let (a, b) = times.split_once('-').unwrap();
+        let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+        assert!(
+            (a - start).abs() < 0.15 && b > a,
+            "{line}: the word starts at {start:.2} s"
+        );
+        let (peak, rest) = rest
+            .strip_prefix("its loudest 10 ms reached ")
+            .unwrap()
+            .split_once(" dBFS; ")
+            .unwrap();
+        let peak: f64 = peak.parse().unwrap();
+        assert!((-60.0..-55.0).contains(&peak), "{line}");
+        assert_eq!(
+            rest,
+            "a word reaches -55.0 dBFS); if it was a digit, the recording is too quiet: raise its level"
+        );
+    }
+    // --quiet: no diagnostics at all.
+    let (stdout, stderr) = run(&["--quiet"]);
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("4172\n", ""));
+}
+
+/// A file is not a microphone: no "say digits", no "Ctrl-C to stop", no
+/// "audio is flowing" (nor "say a digit" in press-to-talk).
+#[test]
+fn a_file_is_not_spoken_to_like_a_microphone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(SEED ^ 11);
+    let (x, truth) = recording(&[(6, "lucas", 1), (3, "theo", 2)], -60.0, &mut rng);
+    let path = dir.path().join("two.wav");
+    write_wav(&path, &x, RATE, false);
+    let p = path.display().to_string();
+    // Hands-free, fast and in real time.
+    for fast in [true, false] {
+        let mut cmd = digits_cmd();
+        cmd.args(["listen", "--auto", "--from-wav", &p]);
+        if fast {
+            cmd.arg("--fast");
+        }
+        let out = cmd.assert().success();
+        let o = out.get_output();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{truth}\n"));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("listening to {p} hands-free\n"),
+            "fast: {fast}"
+        );
+    }
+    // Press-to-talk.
+    let out = digits_cmd()
+        .args(["listen", "--fast", "--seconds", "2", "--from-wav", &p])
+        .write_stdin("\n")
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert_eq!(
+        stderr,
+        format!(
+            "listening to {p}\n\
+             press Enter to classify the next 2 s of the file (Ctrl-D quits)\n\
+             classifying the next 2 s\n"
+        )
+    );
+}
+
+/// `listen --help` names every exit code, 130 (Ctrl-C) among them.
+#[test]
+fn help_names_the_exit_codes_ctrl_c_included() {
+    digits_cmd()
+        .args(["listen", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Exit codes: 0 success, 1 the job failed (no microphone, a device error), \
+             2 bad usage or bad input,\n130 stopped with Ctrl-C",
+        ));
+}
+
+/// ALSA's `null` device opens, then delivers zeros as fast as it can: it
+/// was listed as usable, and listening to it flooded standard error with
+/// dropped-audio warnings. It is listed as unable to record, and refused.
+#[cfg(all(feature = "mic", target_os = "linux"))]
+#[test]
+fn the_null_device_is_neither_offered_nor_opened() {
+    let out = digits_cmd()
+        .args(["listen", "--list-devices"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        !stdout.lines().any(|l| l.contains("alsa:null")),
+        "offered: {stdout}"
+    );
+    for name in ["null", "alsa:null"] {
+        digits_cmd()
+            .args(["listen", "--auto", "--max-seconds", "2", "--device", name])
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(
+                "digits: \"alsa:null\" is ALSA's null device, which records only digital \
+                 silence, not a microphone; pick one from `digits listen --list-devices`\n",
+            );
+    }
 }

@@ -14,6 +14,10 @@ mod listen;
 mod predict_cli;
 // The recognizer end to end on FSDD.
 mod recognition;
+// `digits serve`: the HTTP API, the WebSocket stream, and the page in a
+// real browser.
+mod serve;
+mod serve_browser;
 // `digits train`: what --out may replace, a model that cannot be written.
 mod train_cli;
 // Real voices from Debian packages.

@@ -10,7 +10,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use digits::listen::{self, Heard, ListenConfig, Notice, Pace, Source, Stop, VadConfig};
+use digits::listen::{self, Heard, ListenConfig, Notice, Pace, Source, Stop, TooQuiet, VadConfig};
 use digits::model::{ModelFile, Recognizer};
 use serde_json::json;
 
@@ -65,6 +65,15 @@ pub struct ListenArgs {
 /// Exit code after Ctrl-C: 128 + SIGINT, as shells report it.
 pub(super) const EXIT_INTERRUPTED: u8 = 130;
 
+/// `digits listen --help`'s closing lines.
+pub const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 the job failed (no microphone, a device error), 2 bad usage or bad input,
+130 stopped with Ctrl-C (a word said just before it is still printed).
+
+Examples:
+  digits listen --auto
+  digits listen --auto --fast --from-wav digits.wav";
+
 pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     if args.list_devices {
         return list_devices();
@@ -94,10 +103,14 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
 
     let mut out = Printer::new(&args);
     let stop = if args.auto {
-        out.note(&format!(
-            "listening to {}; say digits with a short pause between them (Ctrl-C to stop)",
-            source.description()
-        ));
+        if out.from_file {
+            out.note(&format!("listening to {} hands-free", source.description()));
+        } else {
+            out.note(&format!(
+                "listening to {}; say digits with a short pause between them (Ctrl-C to stop)",
+                source.description()
+            ));
+        }
         listen::run_auto(&source, &mut recognizer, &cfg, &sigint::RAISED, |n| {
             out.notice(n)
         })
@@ -186,6 +199,13 @@ struct Printer {
     last_end_s: f64,
     /// Words heard (digits and `?`) in the whole run.
     words: usize,
+    /// Listening to a file (`--from-wav`), not a microphone: no talk of
+    /// speaking, of audio flowing or of Ctrl-C.
+    from_file: bool,
+    /// With `--fast`: a file's captures are taken whole, Enter queues.
+    fast: bool,
+    /// Press-to-talk capture length (s).
+    seconds: f64,
 }
 
 impl Printer {
@@ -199,6 +219,9 @@ impl Printer {
             line_open: false,
             last_end_s: 0.0,
             words: 0,
+            from_file: args.from_wav.is_some(),
+            fast: args.fast,
+            seconds: args.seconds,
         }
     }
 
@@ -208,21 +231,33 @@ impl Printer {
         }
     }
 
+    fn warn(&self, w: &str) {
+        if !self.quiet {
+            // Keep a warning off the line of digits (which goes on after it).
+            let nl = if self.line_open && self.tty { "\n" } else { "" };
+            note!("{nl}digits: warning: {w}");
+        }
+    }
+
     fn notice(&mut self, n: Notice) -> std::io::Result<()> {
         match n {
+            // A device can take seconds to start; a file cannot.
+            Notice::FirstAudio(_) if self.from_file => {}
             Notice::FirstAudio(after) => self.note(&format!(
                 "audio is flowing (first block after {:.2} s)",
                 after.as_secs_f64()
             )),
+            Notice::Ready if self.from_file => self.note(&format!(
+                "press Enter to classify the next {} s of the file (Ctrl-D quits)",
+                self.seconds
+            )),
             Notice::Ready => self.note("press Enter, then say a digit (Ctrl-D quits)"),
-            Notice::Capturing(s) => self.note(&format!("listening for {s} s (Enter stops early)")),
-            Notice::Warning(w) => {
-                if !self.quiet {
-                    // Keep a warning off the line of digits.
-                    let nl = if self.line_open && self.tty { "\n" } else { "" };
-                    note!("{nl}digits: warning: {w}");
-                }
+            Notice::Capturing(s) if self.from_file && self.fast => {
+                self.note(&format!("classifying the next {s} s"))
             }
+            Notice::Capturing(s) => self.note(&format!("listening for {s} s (Enter stops early)")),
+            Notice::TooQuiet(q) => self.warn(&too_quiet_text(&q, self.from_file)),
+            Notice::Warning(w) => self.warn(&w),
             Notice::Heard(h) => self.heard(&h)?,
         }
         Ok(())
@@ -262,6 +297,41 @@ impl Printer {
             stdout.flush()?;
         }
         Ok(())
+    }
+}
+
+/// What a sound too quiet to be a word was missing, in numbers, and what
+/// to do if it was a digit. Against a background at the VAD's lowest floor
+/// the input is too quiet as a whole (turn it up); above it, the word is
+/// too close to the noise (speak up, or move away from the noise).
+fn too_quiet_text(q: &TooQuiet, from_file: bool) -> String {
+    let when = format!("a sound at {:.2}-{:.2} s", q.start_s, q.end_s);
+    let quiet_input = q.floor_db <= VadConfig::default().floor_min_db + 0.05;
+    if quiet_input {
+        let fix = if from_file {
+            "the recording is too quiet: raise its level"
+        } else {
+            "speak louder, or turn the microphone's input level up"
+        };
+        format!(
+            "{when} was too quiet to take for a word (its loudest 10 ms reached {:.1} dBFS; \
+             a word reaches {:.1} dBFS); if it was a digit, {fix}",
+            q.peak_db,
+            q.floor_db + q.rise_needed_db
+        )
+    } else {
+        let fix = if from_file {
+            "it is lost in the recording's background noise"
+        } else {
+            "speak louder or closer to the microphone, or away from the noise"
+        };
+        format!(
+            "{when} was too quiet to take for a word (it rose {:.1} dB above the background \
+             noise at {:.1} dBFS; a word rises {:.0} dB); if it was a digit, {fix}",
+            q.peak_db - q.floor_db,
+            q.floor_db,
+            q.rise_needed_db
+        )
     }
 }
 

@@ -11,6 +11,7 @@ mod man;
 mod predict;
 mod progress;
 mod record;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -66,13 +67,16 @@ pub enum Command {
     #[command(after_help = "Example:\n  digits predict --top 3 one.wav two.wav")]
     Predict(predict::PredictArgs),
     /// Listen to the microphone and print the digits you say
-    #[command(after_help = "Example:\n  digits listen --auto")]
+    #[command(after_help = listen::AFTER_HELP)]
     Listen(listen::ListenArgs),
     /// Record your own takes of each digit, checked, for `digits adapt`
     #[command(
         after_help = "Example:\n  digits record --speaker ann --out my-voice     # then: digits adapt --data my-voice --out me.model"
     )]
     Record(record::RecordArgs),
+    /// Serve a page and an HTTP/WebSocket API that recognize digits
+    #[command(after_help = serve::AFTER_HELP)]
+    Serve(serve::ServeArgs),
     /// Teach a model your voice: a personal model from your own takes
     #[command(
         after_help = "Example:\n  digits adapt --data my-voice --out me.model && digits predict --model me.model clip.wav"
@@ -171,6 +175,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(args) => predict::run(args),
         Command::Listen(args) => listen::run(args),
         Command::Record(args) => record::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Adapt(args) => adapt::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

@@ -38,12 +38,10 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>> {
         let Ok(id) = device.id().map(|id| id.to_string()) else {
             continue;
         };
-        out.push(DeviceInfo {
-            name: device
-                .description()
-                .map(|d| d.name().to_string())
-                .unwrap_or_else(|_| id.clone()),
-            default_config: device
+        let default_config = if is_null_device(&device) {
+            Err(NULL_DEVICE.to_string())
+        } else {
+            device
                 .default_input_config()
                 .map(|c| {
                     format!(
@@ -53,12 +51,31 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>> {
                         c.sample_format()
                     )
                 })
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string())
+        };
+        out.push(DeviceInfo {
+            name: device
+                .description()
+                .map(|d| d.name().to_string())
+                .unwrap_or_else(|_| id.clone()),
+            default_config,
             is_default: default_id.as_deref() == Some(id.as_str()),
             id,
         });
     }
     Ok(out)
+}
+
+/// Why ALSA's `null` device is no microphone.
+const NULL_DEVICE: &str = "ALSA's null device, which records only digital silence";
+
+/// ALSA's `null` PCM: it opens, then delivers zeros as fast as it can
+/// (hundreds of millions of samples a second), so no word can be heard and
+/// the loop can only fall behind it.
+fn is_null_device(device: &cpal::Device) -> bool {
+    device
+        .id()
+        .is_ok_and(|id| id.to_string().eq_ignore_ascii_case("alsa:null"))
 }
 
 /// `name` matches a device id (`alsa:default`), the part after the
@@ -118,6 +135,12 @@ pub fn open_device(name: Option<&str>) -> Result<Source> {
         .id()
         .map(|id| id.to_string())
         .unwrap_or_else(|_| name.unwrap_or("default").to_string());
+    if is_null_device(&device) {
+        return Err(ListenError::NotAMicrophone {
+            name: label,
+            reason: NULL_DEVICE.into(),
+        });
+    }
     let config = device
         .default_input_config()
         .map_err(|e| open_error(&label, e))?;

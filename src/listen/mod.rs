@@ -16,6 +16,9 @@
 //!   window, frames are judged again each time it falls: a word at the very
 //!   start of a stream sets the first floor itself.
 //! - `heard`: [`classify`], one utterance to one [`Heard`] answer.
+//! - `stream`: [`StreamRecognizer`], one stream's hands-free state (the
+//!   VAD, then the recognizer on each word), fed blocks by `run_auto` and by
+//!   each WebSocket stream of `digits serve` alike.
 //! - `run`: [`run_auto`] (hands-free) and [`run_press_to_talk`], the two
 //!   loops, with their settings ([`ListenConfig`]) and reports ([`Notice`]).
 //! - `devices` and `mic`: listing and opening input devices (cpal).
@@ -36,6 +39,7 @@ mod heard;
 mod mic;
 mod run;
 mod source;
+mod stream;
 #[cfg(test)]
 mod test_signal;
 mod vad;
@@ -44,7 +48,8 @@ pub use devices::{list_devices, open_device, DeviceInfo};
 pub use heard::{classify, Heard};
 pub use run::{run_auto, run_press_to_talk, ListenConfig, Notice, Stop};
 pub use source::{Event, Pace, Source, CHANNEL_BLOCKS};
-pub use vad::{Utterance, Vad, VadConfig};
+pub use stream::{Found, StreamRecognizer};
+pub use vad::{TooQuiet, Utterance, Vad, VadConfig};
 
 use crate::audio::AudioError;
 use crate::model::ModelError;
@@ -69,6 +74,10 @@ pub enum ListenError {
     NoInputDevice,
     #[error("no input device named \"{0}\"; see `digits listen --list-devices`")]
     DeviceNotFound(String),
+    #[error(
+        "\"{name}\" is {reason}, not a microphone; pick one from `digits listen --list-devices`"
+    )]
+    NotAMicrophone { name: String, reason: String },
     #[error(
         "input device \"{0}\" is busy (another program is using it); close that program, \
          or pick another device from `digits listen --list-devices`"
@@ -105,6 +114,7 @@ impl ListenError {
             ListenError::Audio(_)
                 | ListenError::MicDisabled
                 | ListenError::DeviceNotFound(_)
+                | ListenError::NotAMicrophone { .. }
                 | ListenError::Config(_)
         )
     }

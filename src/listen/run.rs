@@ -8,7 +8,10 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use super::heard::decide;
-use super::{classify, Event, Heard, ListenError, Result, Source, Utterance, Vad, VadConfig};
+use super::{
+    Event, Found, Heard, ListenError, Result, Source, StreamRecognizer, TooQuiet, Utterance, Vad,
+    VadConfig,
+};
 use crate::model::Recognizer;
 
 /// Settings of a listening loop.
@@ -78,6 +81,9 @@ pub enum Notice {
     Capturing(f64),
     /// A result.
     Heard(Heard),
+    /// Hands-free: a sound long enough for a word was too quiet to take
+    /// for one (a breath, or a word said too softly); nothing classified.
+    TooQuiet(TooQuiet),
     /// Something the user should know, e.g. an overrun or dropped audio.
     Warning(String),
 }
@@ -231,29 +237,30 @@ pub fn run_auto(
     let mut run = Run::new(source, cfg, stop)?;
     let rate = source.sample_rate();
     warm_up(recognizer, rate)?;
-    let mut vad = Vad::new(cfg.vad.clone(), rate)?;
-    let mut done = Vec::new();
+    let mut stream = StreamRecognizer::new(cfg, rate)?;
+    let mut found = Vec::new();
     // All of it: hands-free listens to everything.
     source.want(u64::MAX);
     loop {
         let why = match run.next(&mut on)? {
             Next::Audio(block) => {
-                vad.push(&block, &mut done);
+                stream.push(&block);
                 None
             }
             Next::Press => None,
             Next::Stop(why) => {
-                vad.flush(&mut done);
+                stream.flush();
                 Some(why)
             }
         };
-        for u in done.drain(..) {
-            on(Notice::Heard(classify(
-                recognizer,
-                &u,
-                rate,
-                cfg.threshold,
-            )?))?;
+        if stream.has_answers() {
+            stream.answer(recognizer, &mut found)?;
+            for f in found.drain(..) {
+                on(match f {
+                    Found::Heard(h) => Notice::Heard(h),
+                    Found::TooQuiet(q) => Notice::TooQuiet(q),
+                })?;
+            }
         }
         if let Some(why) = why {
             return Ok(why);

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{Utterance, Vad, VadState};
+use super::{TooQuiet, Utterance, Vad, VadState};
 
 impl Vad {
     /// The state machine: one frame at stream position `start` and `level`
@@ -136,6 +136,18 @@ impl Vad {
                 too_long,
             });
         } else {
+            if long && !too_long {
+                // Long enough for a word, but not loud enough: a breath or
+                // rustle, or a word said too softly. Said, not dropped
+                // silently (`Vad::take_too_quiet`).
+                self.too_quiet.push(TooQuiet {
+                    start_s: self.first_speech as f64 / self.rate as f64,
+                    end_s: self.last_speech_end as f64 / self.rate as f64,
+                    peak_db: self.peak_db,
+                    floor_db: floor,
+                    rise_needed_db: need,
+                });
+            }
             self.rejected += 1;
             self.utt.clear();
         }

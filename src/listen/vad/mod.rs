@@ -204,6 +204,25 @@ pub struct Vad {
     rejected: u64,
     /// Frames heard outside any word (up to `room_tone_frames`).
     quiet_frames: usize,
+    /// Sounds long enough for a word but too quiet, not yet taken.
+    too_quiet: Vec<TooQuiet>,
+}
+
+/// A sound long enough to be a word that did not rise far enough above
+/// the background to be taken for one: a breath, rustle, or a word said
+/// too softly (or recorded too low) for the VAD to hear it as speech.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TooQuiet {
+    /// Stream time (s) of the sound's first and last loud-enough frames.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Its loudest 10 ms frame (dBFS, after the level high-pass).
+    pub peak_db: f32,
+    /// The background it was judged against (dBFS; never below
+    /// `VadConfig::floor_min_db`).
+    pub floor_db: f32,
+    /// How far above `floor_db` a word's peak must rise (dB).
+    pub rise_needed_db: f32,
 }
 
 impl Vad {
@@ -257,6 +276,7 @@ impl Vad {
             peak_db: f32::NEG_INFINITY,
             silent_frames: 0,
             rejected: 0,
+            too_quiet: Vec::new(),
             cfg,
         })
     }
@@ -273,6 +293,17 @@ impl Vad {
     /// Stretches of sound thrown away as clicks, breaths or room tone.
     pub fn rejected(&self) -> u64 {
         self.rejected
+    }
+
+    /// Moves the sounds found too quiet to be words ([`TooQuiet`]) into
+    /// `into`, oldest first. While the floor is not sure yet, a sound that
+    /// may still be heard as a word against a lower floor is kept back.
+    pub fn take_too_quiet(&mut self, into: &mut Vec<TooQuiet>) {
+        let settled = match &mut self.unsure {
+            Some(u) => std::mem::take(&mut u.from.too_quiet),
+            None => self.too_quiet.len(),
+        };
+        into.extend(self.too_quiet.drain(..settled));
     }
 
     /// Whether an utterance is being collected right now.

@@ -136,3 +136,52 @@ fn a_fan_switched_on_becomes_the_new_floor() {
     assert_eq!(u.len(), 1, "{u:?}");
     assert!((u[0].start_s - 6.3).abs() < 0.02, "{}", u[0].start_s);
 }
+
+/// Segments `signal` and also takes the sounds found too quiet, as a
+/// stream's owner does after every block.
+fn segment_with_quiet(signal: &[f32], block: usize) -> (Vec<Utterance>, Vec<TooQuiet>) {
+    let mut vad = Vad::new(VadConfig::default(), RATE).unwrap();
+    let (mut out, mut quiet) = (Vec::new(), Vec::new());
+    for c in signal.chunks(block) {
+        vad.push(c, &mut out);
+        vad.take_too_quiet(&mut quiet);
+    }
+    vad.flush(&mut out);
+    vad.take_too_quiet(&mut quiet);
+    (out, quiet)
+}
+
+#[test]
+fn a_word_too_quiet_to_take_is_reported_once() {
+    // Room tone near -60 dBFS; a 300 ms burst ~12 dB over it at 1 s (long
+    // enough for a word, under the 15 dB a word's peak needs), a loud word
+    // at 2 s. Also with the quiet sound at the very start, while the floor
+    // is still being judged again as it falls.
+    for (at_ms, loud_at_ms) in [(1000, 2000), (0, 1500)] {
+        for block in [1, 160, 4096] {
+            let mut seed = 21;
+            let mut x = noise(RATE as usize * 3, 0.002, &mut seed);
+            mix(&mut x, at_ms, &burst(300, 0.006));
+            mix(&mut x, loud_at_ms, &burst(300, 0.3));
+            let (words, quiet) = segment_with_quiet(&x, block);
+            assert_eq!(words.len(), 1, "block {block}: {words:?}");
+            let loud_s = loud_at_ms as f64 / 1000.0;
+            assert!((words[0].start_s - loud_s).abs() < 0.02);
+            assert_eq!(quiet.len(), 1, "at {at_ms} ms, block {block}: {quiet:?}");
+            let q = &quiet[0];
+            let at_s = at_ms as f64 / 1000.0;
+            assert!((q.start_s - at_s).abs() < 0.03, "{q:?}");
+            assert!((q.end_s - (at_s + 0.3)).abs() < 0.03, "{q:?}");
+            let rise = q.peak_db - q.floor_db;
+            assert!((10.0..15.0).contains(&rise), "{q:?}");
+            assert_eq!(q.rise_needed_db, 15.0);
+        }
+    }
+    // Clicks and breaths (too short, or never 10 dB up) are not reported.
+    let mut seed = 11;
+    let mut x = noise(RATE as usize * 4, 0.002, &mut seed);
+    mix(&mut x, 1000, &burst(20, 0.5));
+    mix(&mut x, 2000, &noise(400, 0.006, &mut seed));
+    let (words, quiet) = segment_with_quiet(&x, 160);
+    assert!(words.is_empty() && quiet.is_empty(), "{words:?} {quiet:?}");
+}

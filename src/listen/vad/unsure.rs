@@ -9,7 +9,7 @@ use super::{Utterance, Vad, VadState};
 /// from stream position `start`, and what the VAD was before the first.
 #[derive(Debug, Default)]
 pub(super) struct Unsure {
-    from: Resume,
+    pub(super) from: Resume,
     start: u64,
     samples: Vec<f32>,
     levels: Vec<f32>,
@@ -19,12 +19,14 @@ pub(super) struct Unsure {
 
 /// The VAD's state between utterances: enough to judge frames again.
 #[derive(Debug, Default)]
-struct Resume {
+pub(super) struct Resume {
     state: VadState,
     silent_frames: usize,
     quiet_frames: usize,
     rejected: u64,
     history: Vec<f32>,
+    /// Entries in `Vad::too_quiet` (later ones may be judged again).
+    pub(super) too_quiet: usize,
 }
 
 impl Vad {
@@ -63,6 +65,7 @@ impl Vad {
             self.silent_frames = u.from.silent_frames;
             self.quiet_frames = u.from.quiet_frames;
             self.rejected = u.from.rejected;
+            self.too_quiet.truncate(u.from.too_quiet);
             self.history.clear();
             self.history.extend(u.from.history.iter());
             0
@@ -97,6 +100,7 @@ impl Vad {
             quiet_frames: self.quiet_frames,
             rejected: self.rejected,
             history: self.history.iter().copied().collect(),
+            too_quiet: self.too_quiet.len(),
         }
     }
 
