@@ -147,6 +147,6 @@ fn man_pages_are_printed() {
         .stdout("")
         .stderr(
             "digits: no command `evaluate`; pass one of fetch, train, eval, predict, listen, \
-             record, adapt, completions, man, or nothing for digits(1)\n",
+             record, serve, adapt, completions, man, or nothing for digits(1)\n",
         );
 }

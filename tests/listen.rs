@@ -699,7 +699,7 @@ fn words_too_quiet_to_hear_are_reported_not_dropped() {
         // warning: a sound at A-B s was too quiet to take for a word (its
         // loudest 10 ms reached P dBFS; a word reaches -55.0 dBFS); ...
         let rest = line
-            .strip_prefix("warning: a sound at ")
+            .strip_prefix("digits: warning: a sound at ")
             .unwrap_or_else(|| panic!("{line}"));
         let (times, rest) = rest
             .split_once(" s was too quiet to take for a word (")

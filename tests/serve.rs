@@ -708,7 +708,11 @@ fn malformed_messages_get_an_error_and_a_close() {
             .first()
             .is_some_and(|m| matches!(m, Message::Text(t) if t.as_str() == ok_rate_text));
         for m in messages {
-            ws.send(m).unwrap();
+            // The server may already have answered and closed: what it
+            // said is still read below.
+            if ws.send(m).is_err() {
+                break;
+            }
         }
         if started {
             assert_eq!(next(&mut ws).unwrap()["ready"], true);
@@ -866,7 +870,7 @@ fn host_and_port_problems_are_said_plainly() {
     let stderr = s.stderr();
     let warning = stderr.lines().nth(1).unwrap();
     assert!(
-        warning.starts_with("warning: 0.0.0.0:")
+        warning.starts_with("digits: warning: 0.0.0.0:")
             && warning.ends_with(
                 "is reachable from other machines, without HTTPS; a browser allows the microphone only on localhost or over HTTPS, so elsewhere the page can classify dropped files but not listen"
             ),

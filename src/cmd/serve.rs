@@ -106,12 +106,12 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<ExitCode> {
     let url = server.url();
     note!("serving {url} (Ctrl-C to stop)");
     if !server.is_loopback() {
-        note!(
-            "warning: {} is reachable from other machines, without HTTPS; a browser allows the \
+        super::warning(&format!(
+            "{} is reachable from other machines, without HTTPS; a browser allows the \
              microphone only on localhost or over HTTPS, so elsewhere the page can classify \
              dropped files but not listen",
             server.local_addr()
-        );
+        ));
     }
     server
         .run(async {
