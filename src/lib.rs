@@ -23,3 +23,4 @@ pub mod fetch;
 pub mod listen;
 pub mod model;
 pub mod plot;
+pub mod text;
