@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use digits::audio::{read_wav, read_wav_stream, Audio};
+use digits::audio::{Audio, WavReader};
 use digits::features::endpoint::MIN_WORD_RISE_DB;
-use digits::listen::Vad;
+use digits::listen::{Vad, VadConfig};
 use digits::model::{ModelFile, Prediction, Recognizer};
 use serde_json::json;
 
@@ -55,6 +55,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
             // Shorter than the stretch the word is sought in: nothing can rise.
             let stretch_ms = recognizer.model().front_end.endpoint.seed_ms;
             let clip_ms = 1e3 * a.seconds();
+            let mut a = a;
             if clip_ms < f64::from(stretch_ms) {
                 return Err(BadInput(format!(
                     "{}: too short to hold a word ({clip_ms:.0} ms of audio; a spoken digit lasts a few hundred ms)",
@@ -62,9 +63,11 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
                 ))
                 .into());
             }
-            let p = recognizer
-                .recognize(&a.samples, a.sample_rate)
-                .with_context(|| format!("{}: cannot classify", input.name()))?;
+            let p = match &mut a {
+                Loaded::Memory(a) => recognizer.recognize(&a.samples, a.sample_rate),
+                Loaded::Long { reader, .. } => recognizer.recognize_replayed(reader),
+            }
+            .with_context(|| format!("{}: cannot classify", input.name()))?;
             let rise = recognizer.word_rise_db();
             if rise < MIN_WORD_RISE_DB {
                 // Rounded down, so 2.96 dB never reads as the 3 dB it missed.
@@ -77,8 +80,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
             }
             // One digit per file: say so when the file sounds like more
             // (and with --json, in the object: `"words": n`).
-            let words = match Vad::count_in(&a.samples, a.sample_rate) {
-                Ok(n @ 2..) => {
+            let counted = match &a {
+                Loaded::Memory(a) => Vad::count_in(&a.samples, a.sample_rate).ok(),
+                Loaded::Long { words, .. } => *words,
+            };
+            let words = match counted {
+                Some(n @ 2..) => {
                     note!(
                         "digits: {}: warning: this sounds like {n} words, and predict names one digit per file; for a digit string use `digits listen --auto --fast --from-wav FILE`",
                         input.name()
@@ -146,9 +153,12 @@ impl<'a> Input<'a> {
         }
     }
 
-    fn load(&self) -> anyhow::Result<Audio> {
-        let audio = match self {
-            Self::Stdin => read_wav_stream(std::io::stdin().lock()).context("standard input")?,
+    fn load(&self) -> anyhow::Result<Loaded> {
+        let reader = match self {
+            Self::Stdin => match stdin_reader().context("standard input")? {
+                Ok(reader) => reader,
+                Err(audio) => return self.checked(Loaded::Memory(audio)),
+            },
             Self::File(file) if file.is_dir() => {
                 return Err(BadInput(format!(
                     "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
@@ -157,16 +167,132 @@ impl<'a> Input<'a> {
                 ))
                 .into());
             }
-            Self::File(file) => read_wav(file)?,
+            Self::File(file) => WavReader::open(file)?,
         };
-        if audio.is_silent() {
+        let name = self.name();
+        if reader.frames() <= LONG_FRAMES {
+            let audio = reader.read_all().context(name)?;
+            return self.checked(Loaded::Memory(audio));
+        }
+        self.checked(Loaded::survey(reader).context(name)?)
+    }
+
+    /// `loaded`, unless it is silent.
+    fn checked(&self, loaded: Loaded) -> anyhow::Result<Loaded> {
+        let silent = match &loaded {
+            Loaded::Memory(audio) => audio.is_silent(),
+            Loaded::Long { silent, .. } => *silent,
+        };
+        let name = self.name();
+        if silent {
             return Err(BadInput(format!(
-                "{}: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted",
-                self.name()
+                "{name}: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted"
             ))
             .into());
         }
-        Ok(audio)
+        Ok(loaded)
+    }
+}
+
+/// Files longer than this many frames (87 s at 48 kHz, 8.7 min at 8 kHz)
+/// are not held in memory: they are read in passes (see [`Loaded::Long`]).
+const LONG_FRAMES: u64 = 1 << 22;
+
+/// Standard input held in memory up to this many bytes; a longer stream is
+/// spooled to a temporary file and read from there like a long file.
+const STDIN_IN_MEMORY: u64 = 32 << 20;
+
+/// Standard input: its first 12 bytes are checked before the rest is read
+/// (`< /dev/zero` is refused at once, not read forever); up to
+/// [`STDIN_IN_MEMORY`] it is decoded in memory (`Err`), a longer stream is
+/// spooled to a temporary file and read from there (`Ok`).
+fn stdin_reader() -> digits::audio::Result<Result<WavReader<'static>, Audio>> {
+    use digits::audio::AudioError;
+    use std::io::{Read as _, Seek as _, Write as _};
+    let mut stdin = std::io::stdin().lock();
+    let mut head = Vec::new();
+    (&mut stdin)
+        .take(12)
+        .read_to_end(&mut head)
+        .map_err(AudioError::Stream)?;
+    if head.len() < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        // The error of a stream that is not a WAV (or holds nothing).
+        return Err(digits::audio::decode_wav(&head).expect_err("not a WAV"));
+    }
+    let mut spool = tempfile::tempfile().map_err(AudioError::Stream)?;
+    spool.write_all(&head).map_err(AudioError::Stream)?;
+    let mut buf = head;
+    (&mut stdin)
+        .take(STDIN_IN_MEMORY)
+        .read_to_end(&mut buf)
+        .map_err(AudioError::Stream)?;
+    if (buf.len() as u64) < 12 + STDIN_IN_MEMORY {
+        // All of it in memory: decoded from there, no file kept.
+        drop(spool);
+        return Ok(Err(digits::audio::decode_wav(&buf)?));
+    }
+    spool.write_all(&buf[12..]).map_err(AudioError::Stream)?;
+    drop(buf);
+    std::io::copy(&mut stdin, &mut spool).map_err(AudioError::Stream)?;
+    spool.rewind().map_err(AudioError::Stream)?;
+    WavReader::from_file(spool).map(Ok)
+}
+
+/// A file's audio: in memory, or (a long file) its reader, what a first
+/// pass over it found, and read again in passes when classified.
+enum Loaded {
+    Memory(Audio),
+    Long {
+        reader: WavReader<'static>,
+        frames: u64,
+        /// Words the listening loop's detector finds in it (as
+        /// `Vad::count_in` for a file in memory).
+        words: Option<usize>,
+        /// Every sample within one 16-bit step of the others.
+        silent: bool,
+    },
+}
+
+impl Loaded {
+    /// The first pass over a long file: its length, whether it is silent
+    /// (lowest and highest sample), and the words in it.
+    fn survey(mut reader: WavReader<'static>) -> digits::audio::Result<Self> {
+        use digits::audio::Replay as _;
+        let rate = reader.sample_rate();
+        let mut vad = Vad::new(VadConfig::default(), rate).ok();
+        let (mut frames, mut lo, mut hi, mut words) = (0u64, f32::INFINITY, f32::NEG_INFINITY, 0);
+        let mut heard = Vec::new();
+        reader.replay(&mut |block| {
+            frames += block.len() as u64;
+            for &v in block {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+            if let Some(vad) = vad.as_mut() {
+                vad.push(block, &mut heard);
+                words += heard.len();
+                heard.clear();
+            }
+        })?;
+        if let Some(vad) = vad.as_mut() {
+            vad.flush(&mut heard);
+            words += heard.len();
+        }
+        let silent = digits::audio::is_silent_range(lo, hi);
+        let words = vad.is_some().then_some(words);
+        Ok(Self::Long {
+            reader,
+            frames,
+            words,
+            silent,
+        })
+    }
+
+    fn seconds(&self) -> f64 {
+        match self {
+            Self::Memory(a) => a.seconds(),
+            Self::Long { reader, frames, .. } => *frames as f64 / f64::from(reader.sample_rate()),
+        }
     }
 }
 

@@ -8,11 +8,13 @@
 //! in the model file.
 
 pub mod endpoint;
+mod long;
 pub mod mfcc;
 
 use serde::{Deserialize, Serialize};
 
 pub use endpoint::EndpointConfig;
+pub use long::MAX_WORD_SECONDS;
 pub use mfcc::{Mfcc, MfccConfig, MfccConfigError};
 
 use crate::audio::{AudioError, Resampler8k, MODEL_RATE};
@@ -32,6 +34,10 @@ pub enum FeatureError {
     Empty,
     #[error("CMVN statistics have {got} dimensions, the front end makes {expected}")]
     CmvnShape { expected: usize, got: usize },
+    /// A long recording whose loudest sound (what the endpoint detector
+    /// takes for the word) lasts longer than [`MAX_WORD_SECONDS`].
+    #[error("its loudest sound lasts {seconds:.0} s without a pause, not one spoken digit; for a string of digits use `digits listen --auto --fast --from-wav FILE`")]
+    LongWord { seconds: f64 },
 }
 
 pub type Result<T> = std::result::Result<T, FeatureError>;

@@ -650,6 +650,18 @@ impl Recognizer {
         Ok(self.classify_features())
     }
 
+    /// [`Self::recognize`] for a recording too long to hold in memory,
+    /// read in passes from `source` (see
+    /// [`crate::features::FrontEnd::features_replayed`]): the same answer.
+    pub fn recognize_replayed(
+        &mut self,
+        source: &mut dyn crate::audio::Replay,
+    ) -> Result<Prediction> {
+        self.front_end
+            .features_replayed(source, &mut self.features)?;
+        Ok(self.classify_features())
+    }
+
     /// How far the clip last recognized rose above its background (dB):
     /// noise alone a few dB, any word more (see
     /// [`crate::features::endpoint::word_rise_db`]).

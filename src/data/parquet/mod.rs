@@ -357,6 +357,14 @@ fn source_split_of(path: &Path) -> Option<SourceSplit> {
     }
 }
 
+/// An arrow type's name for a message: `Int64`, `Utf8`, `Struct`, `List`
+/// (a nested type's fields, which come from the file, left out).
+fn type_name(t: &DataType) -> String {
+    let full = t.to_string();
+    let name = full.split('(').next().unwrap_or_default().trim();
+    crate::text::one_line(name).into_owned()
+}
+
 fn is_binary(t: &DataType) -> bool {
     matches!(
         t,
@@ -401,7 +409,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
     let DataType::Struct(fields) = audio.data_type() else {
         return Err(format!(
             "column `{PARQUET_AUDIO_COLUMN}` is {}, not a struct; {EXPECTED}",
-            crate::text::one_line(&audio.data_type().to_string())
+            type_name(audio.data_type())
         ));
     };
     match fields.find(BYTES_FIELD) {
@@ -413,7 +421,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
         Some((_, f)) if !is_binary(f.data_type()) => {
             return Err(format!(
                 "`{PARQUET_AUDIO_COLUMN}.{BYTES_FIELD}` is {}, not binary; {EXPECTED}",
-                crate::text::one_line(&f.data_type().to_string())
+                type_name(f.data_type())
             ))
         }
         Some(_) => {}
@@ -422,7 +430,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
         if !is_string(f.data_type()) {
             return Err(format!(
                 "`{PARQUET_AUDIO_COLUMN}.{PATH_FIELD}` is {}, not a string; {EXPECTED}",
-                crate::text::one_line(&f.data_type().to_string())
+                type_name(f.data_type())
             ));
         }
     }
@@ -435,7 +443,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
     if !is_integer(label.data_type()) {
         return Err(format!(
             "column `{PARQUET_LABEL_COLUMN}` is {}, not an integer; {EXPECTED}",
-            crate::text::one_line(&label.data_type().to_string())
+            type_name(label.data_type())
         ));
     }
     Ok(())
@@ -596,7 +604,7 @@ fn label_at(col: &ArrayRef, i: usize) -> std::result::Result<Option<i128>, Strin
     v.map(Some).ok_or_else(|| {
         format!(
             "column `{PARQUET_LABEL_COLUMN}` is {}, not an integer",
-            crate::text::one_line(&col.data_type().to_string())
+            type_name(col.data_type())
         )
     })
 }
