@@ -127,16 +127,8 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
 /// Reads a WAV from a stream (standard input, a pipe) to its end and decodes
 /// it. Its first 12 bytes are checked before the rest is read, so a stream
 /// that is not a WAV (`< /dev/zero`) is refused at once, not read forever.
-pub fn read_wav_stream(mut reader: impl std::io::Read) -> Result<Audio> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    (&mut reader)
-        .take(12)
-        .read_to_end(&mut bytes)
-        .map_err(AudioError::Stream)?;
-    riff::check_riff(&bytes)?;
-    reader.read_to_end(&mut bytes).map_err(AudioError::Stream)?;
-    decode_wav(&bytes)
+pub fn read_wav_stream(reader: impl std::io::Read) -> Result<Audio> {
+    WavReader::from_stream(reader)?.read_all()
 }
 
 /// Decodes WAV bytes into mono `f32` samples at the file's own rate.

@@ -52,8 +52,36 @@ impl WavReader<'static> {
             source,
         };
         let file = std::fs::File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        Self::new(Input::File { file, len }).map_err(|e| in_file(e, path))
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            // A named pipe or a device: read as a stream.
+            return Self::from_stream(file).map_err(|e| in_file(e, path));
+        }
+        Self::new(Input::File {
+            file,
+            len: meta.len(),
+        })
+        .map_err(|e| in_file(e, path))
+    }
+
+    /// A reader over a stream (standard input, a pipe): its first 12 bytes
+    /// are checked before the rest is read, so a stream that is not a WAV
+    /// (`< /dev/zero`) is refused at once, not read forever; the rest is
+    /// spooled to an unnamed temporary file, read from there a block at a
+    /// time.
+    pub fn from_stream(mut stream: impl std::io::Read) -> Result<Self> {
+        use std::io::{Read as _, Seek as _, Write as _};
+        let mut head = Vec::with_capacity(12);
+        (&mut stream)
+            .take(12)
+            .read_to_end(&mut head)
+            .map_err(AudioError::Stream)?;
+        riff::check_riff(&head)?;
+        let mut spool = tempfile::tempfile().map_err(AudioError::Stream)?;
+        spool.write_all(&head).map_err(AudioError::Stream)?;
+        std::io::copy(&mut stream, &mut spool).map_err(AudioError::Stream)?;
+        spool.rewind().map_err(AudioError::Stream)?;
+        Self::from_file(spool)
     }
 
     /// A reader over an open file (a spooled stream, say); errors do not
@@ -89,11 +117,11 @@ impl<'a> WavReader<'a> {
                 )
             }
             Some(_) => {
+                let c = Compressed::open(&header, &input)?;
                 let data = header.data_present();
                 if data.end - data.start < u64::from(header.block_align().max(1)) {
                     return Err(AudioError::Empty);
                 }
-                let c = Compressed::open(&header, &input)?;
                 let (channels, rate) = (c.channels, c.rate);
                 (Decoder::Compressed(Box::new(c)), channels, rate)
             }

@@ -155,10 +155,9 @@ impl<'a> Input<'a> {
 
     fn load(&self) -> anyhow::Result<Loaded> {
         let reader = match self {
-            Self::Stdin => match stdin_reader().context("standard input")? {
-                Ok(reader) => reader,
-                Err(audio) => return self.checked(Loaded::Memory(audio)),
-            },
+            Self::Stdin => {
+                WavReader::from_stream(std::io::stdin().lock()).context("standard input")?
+            }
             Self::File(file) if file.is_dir() => {
                 return Err(BadInput(format!(
                     "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
@@ -197,46 +196,6 @@ impl<'a> Input<'a> {
 /// Files longer than this many frames (87 s at 48 kHz, 8.7 min at 8 kHz)
 /// are not held in memory: they are read in passes (see [`Loaded::Long`]).
 const LONG_FRAMES: u64 = 1 << 22;
-
-/// Standard input held in memory up to this many bytes; a longer stream is
-/// spooled to a temporary file and read from there like a long file.
-const STDIN_IN_MEMORY: u64 = 32 << 20;
-
-/// Standard input: its first 12 bytes are checked before the rest is read
-/// (`< /dev/zero` is refused at once, not read forever); up to
-/// [`STDIN_IN_MEMORY`] it is decoded in memory (`Err`), a longer stream is
-/// spooled to a temporary file and read from there (`Ok`).
-fn stdin_reader() -> digits::audio::Result<Result<WavReader<'static>, Audio>> {
-    use digits::audio::AudioError;
-    use std::io::{Read as _, Seek as _, Write as _};
-    let mut stdin = std::io::stdin().lock();
-    let mut head = Vec::new();
-    (&mut stdin)
-        .take(12)
-        .read_to_end(&mut head)
-        .map_err(AudioError::Stream)?;
-    if head.len() < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
-        // The error of a stream that is not a WAV (or holds nothing).
-        return Err(digits::audio::decode_wav(&head).expect_err("not a WAV"));
-    }
-    let mut spool = tempfile::tempfile().map_err(AudioError::Stream)?;
-    spool.write_all(&head).map_err(AudioError::Stream)?;
-    let mut buf = head;
-    (&mut stdin)
-        .take(STDIN_IN_MEMORY)
-        .read_to_end(&mut buf)
-        .map_err(AudioError::Stream)?;
-    if (buf.len() as u64) < 12 + STDIN_IN_MEMORY {
-        // All of it in memory: decoded from there, no file kept.
-        drop(spool);
-        return Ok(Err(digits::audio::decode_wav(&buf)?));
-    }
-    spool.write_all(&buf[12..]).map_err(AudioError::Stream)?;
-    drop(buf);
-    std::io::copy(&mut stdin, &mut spool).map_err(AudioError::Stream)?;
-    spool.rewind().map_err(AudioError::Stream)?;
-    WavReader::from_file(spool).map(Ok)
-}
 
 /// A file's audio: in memory, or (a long file) its reader, what a first
 /// pass over it found, and read again in passes when classified.
