@@ -37,6 +37,8 @@ pub enum EvalError {
     NoWord { n: usize },
     #[error("{origin}: babble noise needs training clips of other speakers, and there are none; use --noise white or pink, or data with more speakers")]
     NoBabble { origin: String },
+    #[error("{0}")]
+    Enrolment(String),
 }
 
 pub type Result<T> = std::result::Result<T, EvalError>;
@@ -479,6 +481,147 @@ pub fn speaker_folds_with_noise(
                 accuracy: k as f64 / n,
             })
             .collect(),
+        no_word,
+    })
+}
+
+/// The first take [`speaker_folds_enrolled`] tests on: enrolment takes
+/// start at 5 (0–4 are FSDD's official test takes), and testing starts
+/// after them, at 10 or later, so every K of one run is scored on the
+/// same clips.
+pub fn first_test_take(ks: &[usize]) -> u32 {
+    ENROL_FIRST_TAKE + ks.iter().copied().max().unwrap_or(0).max(5) as u32
+}
+
+/// The first take used for enrolment.
+pub const ENROL_FIRST_TAKE: u32 = 5;
+
+/// One held-out speaker with and without enrolment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnrolledFold {
+    pub speaker: String,
+    /// Test clips (takes from [`first_test_take`] on).
+    pub n: usize,
+    /// The fold's model as trained, without any of the speaker's takes.
+    pub accuracy_without_enrolment: f64,
+    /// With K takes per digit enrolled, for each K asked for, in order.
+    pub accuracy: Vec<f64>,
+    /// Seconds `adapt` took, for each K.
+    pub adapt_seconds: Vec<f64>,
+}
+
+/// Leave-one-speaker-out folds, each fold's model adapted to its held-out
+/// speaker with K of his takes per digit.
+#[derive(Debug, Clone)]
+pub struct EnrolReport {
+    pub ks: Vec<usize>,
+    pub first_test_take: u32,
+    pub folds: Vec<EnrolledFold>,
+    /// Held-out clips in which no word rises, left out.
+    pub no_word: Vec<String>,
+}
+
+impl EnrolReport {
+    /// Mean and worst accuracy over the folds with the `i`-th K of
+    /// [`Self::ks`] (`None`: without enrolment), and the worst speaker.
+    pub fn summary(&self, i: Option<usize>) -> (f64, f64, &str) {
+        let acc = |f: &EnrolledFold| i.map_or(f.accuracy_without_enrolment, |i| f.accuracy[i]);
+        let mean = self.folds.iter().map(acc).sum::<f64>() / self.folds.len().max(1) as f64;
+        let worst = self
+            .folds
+            .iter()
+            .min_by(|a, b| acc(a).total_cmp(&acc(b)))
+            .expect("at least one fold");
+        (mean, acc(worst), &worst.speaker)
+    }
+}
+
+/// For each held-out speaker (all, or those in `only`): the fold's model
+/// trained without him, then adapted ([`crate::model::adapt`]) with takes
+/// `5..5+K` of each digit by him, tested on his takes from
+/// [`first_test_take`] on — never on a take it enrolled.
+pub fn speaker_folds_enrolled(
+    data: &Dataset,
+    opts: &crate::model::TrainOptions,
+    adapt_opts: &crate::model::AdaptOptions,
+    ks: &[usize],
+    only: &[String],
+    on_fold: &dyn Fn(&str),
+) -> Result<EnrolReport> {
+    if let Some(c) = data.clips.iter().find(|c| c.take.is_none()) {
+        return Err(EvalError::Enrolment(format!(
+            "{} has no take number; --enroll needs FSDD-named clips ({{digit}}_{{speaker}}_{{take}}.wav)",
+            c.origin
+        )));
+    }
+    let first_test = first_test_take(ks);
+    let folds = data.speaker_folds()?;
+    for s in only {
+        if !folds.iter().any(|(f, _, _)| f == s) {
+            let names: Vec<&str> = folds.iter().map(|(f, _, _)| f.as_str()).collect();
+            return Err(EvalError::Enrolment(format!(
+                "no speaker {s} in the data (speakers: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    let mut out = Vec::new();
+    let mut no_word = Vec::new();
+    for (speaker, train, held_out) in folds {
+        if !only.is_empty() && !only.contains(&speaker) {
+            continue;
+        }
+        let take = |c: &Clip| c.take.expect("checked above");
+        let test: Vec<Clip> = held_out
+            .clips
+            .iter()
+            .filter(|c| take(c) >= first_test)
+            .cloned()
+            .collect();
+        let (test, left_out) = match without_wordless(&opts.front_end, &test) {
+            Ok((kept, left_out)) => (kept.into_owned(), left_out),
+            Err(EvalError::NoWord { .. }) => (Vec::new(), Vec::new()),
+            Err(e) => return Err(e),
+        };
+        no_word.extend(left_out);
+        if test.is_empty() {
+            return Err(EvalError::Enrolment(format!(
+                "{speaker} has no takes numbered {first_test} or more to test on; ask for fewer enrolment takes"
+            )));
+        }
+        on_fold(&speaker);
+        let model = crate::model::train(&train, opts, &|_| {})?.model;
+        let accuracy_without_enrolment = score(&model, &test)?.metrics.accuracy;
+        let (mut accuracy, mut adapt_seconds) = (Vec::new(), Vec::new());
+        for &k in ks {
+            if k == 0 {
+                accuracy.push(accuracy_without_enrolment);
+                adapt_seconds.push(0.0);
+                continue;
+            }
+            let takes = ENROL_FIRST_TAKE..ENROL_FIRST_TAKE + k as u32;
+            let enrol: Vec<Clip> = held_out
+                .clips
+                .iter()
+                .filter(|c| takes.contains(&take(c)))
+                .cloned()
+                .collect();
+            let adapted = crate::model::adapt(&model, &enrol, adapt_opts)?;
+            accuracy.push(score(&adapted.model, &test)?.metrics.accuracy);
+            adapt_seconds.push(adapted.seconds);
+        }
+        out.push(EnrolledFold {
+            speaker,
+            n: test.len(),
+            accuracy_without_enrolment,
+            accuracy,
+            adapt_seconds,
+        });
+    }
+    Ok(EnrolReport {
+        ks: ks.to_vec(),
+        first_test_take: first_test,
+        folds: out,
         no_word,
     })
 }

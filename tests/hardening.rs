@@ -15,7 +15,16 @@ fn fuzz_find(name: &str) -> std::path::PathBuf {
 /// bytes failed").
 #[test]
 fn a_crafted_model_is_one_line_and_exit_2_for_every_command() {
-    let model = fuzz_find("oom_min.model");
+    // The find's payload behind this build's header (format version and
+    // checksum), so that it reaches the decoder.
+    let found = std::fs::read(fuzz_find("oom_min.model")).unwrap();
+    let mut bytes = digits::model::MAGIC.to_vec();
+    bytes.extend_from_slice(&digits::model::FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(&found[16..]).to_le_bytes());
+    bytes.extend_from_slice(&found[16..]);
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("oom_min.model");
+    std::fs::write(&model, bytes).unwrap();
     let clip = recordings().join("7_theo_0.wav");
     let expected = format!(
         "digits: {} is truncated or corrupt (it declares more values than its 155 bytes can \

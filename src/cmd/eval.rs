@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use digits::augment::NoiseKind;
 use digits::data::Dataset;
 use digits::eval::{self, BabblePool, Metrics, SnrPoint, Timing, NOISE_SEED};
-use digits::model::{ModelFile, TrainOptions};
+use digits::model::{AdaptOptions, ModelFile, TrainOptions};
 use digits::plot::{self, PlotError};
 use serde_json::json;
 
@@ -52,6 +52,15 @@ pub struct EvalArgs {
     /// with --snr snr.png/.svg, with --split speaker speakers.png/.svg
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
+    /// With --split speaker: adapt each fold's model to its held-out speaker
+    /// with K of his takes per digit (takes 5, 6, …), as `digits adapt`
+    /// would, and test on his takes from 10 on; several K give the curve,
+    /// e.g. --enroll 0,1,3
+    #[arg(long, value_delimiter = ',', value_name = "K,...")]
+    pub enroll: Vec<usize>,
+    /// With --enroll: hold out only these speakers (default: each in turn)
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub held_out: Vec<String>,
     /// Print one JSON object instead of tables
     #[arg(long)]
     pub json: bool,
@@ -100,6 +109,24 @@ impl NoiseArg {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let levels = parse_snr(&args.snr)?;
+    if args.split != EvalSplit::Speaker {
+        for (flag, given) in [
+            ("--enroll", !args.enroll.is_empty()),
+            ("--held-out", !args.held_out.is_empty()),
+        ] {
+            if given {
+                return Err(BadInput(format!("{flag} needs --split speaker")).into());
+            }
+        }
+    }
+    if args.enroll.is_empty() && !args.held_out.is_empty() {
+        return Err(BadInput("--held-out needs --enroll".into()).into());
+    }
+    if !args.enroll.is_empty() && !levels.is_empty() {
+        return Err(
+            BadInput("--enroll and --snr cannot be combined; run them separately".into()).into(),
+        );
+    }
     if let Some(dir) = &args.plot {
         plot::prepare_dir(dir).map_err(plot_error)?;
     }
@@ -107,6 +134,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let data = Dataset::load(&paths)?;
     let (out, plots) = match args.split {
         EvalSplit::Official | EvalSplit::All => test_split(&args, &data, &levels)?,
+        EvalSplit::Speaker if !args.enroll.is_empty() => enrolled(&args, &data)?,
         EvalSplit::Speaker => speaker(&args, &data, &levels)?,
     };
     {
@@ -280,6 +308,104 @@ fn test_split(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result
     )?;
     s += &snr_text(args, clean, &snr);
     Ok((s, plots))
+}
+
+/// `--split speaker --enroll K,...`: the enrolment curve.
+fn enrolled(args: &EvalArgs, data: &Dataset) -> anyhow::Result<Report> {
+    if args.model.is_some() {
+        note!("note: --split speaker trains a fresh model per fold; --model is not used");
+    }
+    if args.plot.is_some() {
+        return Err(BadInput("--plot is not drawn with --enroll; leave it out".into()).into());
+    }
+    let quiet = args.quiet;
+    let report = eval::speaker_folds_enrolled(
+        data,
+        &TrainOptions::default(),
+        &AdaptOptions::default(),
+        &args.enroll,
+        &args.held_out,
+        &|s| {
+            if !quiet {
+                note!("fold: testing on {s}, training on the other speakers, then enrolling {s}");
+            }
+        },
+    )?;
+    if !report.no_word.is_empty() {
+        note!(
+            "{}",
+            super::no_word_note(&report.no_word, "left out of the score")
+        );
+    }
+    let last = report.ks.len() - 1;
+    let (mean, worst, worst_speaker) = report.summary(Some(last));
+    let (mean0, worst0, _) = report.summary(None);
+    if args.json {
+        let v = json!({
+            "split": "speaker",
+            "enroll": report.ks,
+            "enrol_takes_from": eval::ENROL_FIRST_TAKE,
+            "test_takes_from": report.first_test_take,
+            "mean_accuracy": mean,
+            "worst_accuracy": worst,
+            "mean_accuracy_without_enrolment": mean0,
+            "worst_accuracy_without_enrolment": worst0,
+            "curve": report.ks.iter().enumerate().map(|(i, k)| {
+                let (m, w, s) = report.summary(Some(i));
+                json!({"k": k, "mean_accuracy": m, "worst_accuracy": w, "worst_speaker": s})
+            }).collect::<Vec<_>>(),
+            "folds": report.folds.iter().map(|f| json!({
+                "speaker": f.speaker,
+                "n": f.n,
+                "accuracy": f.accuracy[last],
+                "accuracy_without_enrolment": f.accuracy_without_enrolment,
+                "curve": f.accuracy,
+                "adapt_seconds": f.adapt_seconds.iter().map(|s| super::round(*s, 3)).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "no_word": report.no_word,
+        });
+        return Ok((format!("{v}\n"), Vec::new()));
+    }
+    let mut s = String::new();
+    writeln!(
+        s,
+        "leave-one-speaker-out with enrolment: K takes per digit from take {} on, tested on takes {} and later",
+        eval::ENROL_FIRST_TAKE,
+        report.first_test_take
+    )?;
+    let head: Vec<String> = report
+        .ks
+        .iter()
+        .map(|k| format!("{:>8}", format!("K = {k}")))
+        .collect();
+    writeln!(s, "  {:<10} {:>6} {}", "speaker", "clips", head.join(" "))?;
+    for f in &report.folds {
+        let cells: Vec<String> = f
+            .accuracy
+            .iter()
+            .map(|a| format!("{:>7.2}%", 100.0 * a))
+            .collect();
+        writeln!(s, "  {:<10} {:>6} {}", f.speaker, f.n, cells.join(" "))?;
+    }
+    for (label, pick) in [("mean", 0), ("worst", 1)] {
+        let cells: Vec<String> = (0..report.ks.len())
+            .map(|i| {
+                let (m, w, _) = report.summary(Some(i));
+                format!("{:>7.2}%", 100.0 * if pick == 0 { m } else { w })
+            })
+            .collect();
+        writeln!(s, "  {:<10} {:>6} {}", label, "", cells.join(" "))?;
+    }
+    writeln!(
+        s,
+        "with K = {}: mean {:.2}%, worst {:.2}% ({worst_speaker}); without enrolment {:.2}% / {:.2}%",
+        report.ks[last],
+        100.0 * mean,
+        100.0 * worst,
+        100.0 * mean0,
+        100.0 * worst0
+    )?;
+    Ok((s, Vec::new()))
 }
 
 fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Report> {

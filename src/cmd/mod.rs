@@ -2,6 +2,7 @@
 //! subcommand parses its flags into an options struct and calls the library;
 //! nothing here computes features or trains models.
 
+mod adapt;
 mod eval;
 mod fetch;
 mod listen;
@@ -62,6 +63,11 @@ pub enum Command {
     /// Listen to the microphone and print the digits you say
     #[command(after_help = "Example:\n  digits listen --auto")]
     Listen(listen::ListenArgs),
+    /// Teach a model your voice: a personal model from your own takes
+    #[command(
+        after_help = "Example:\n  digits record --speaker ann --out takes/ && digits adapt --data takes/ --out ann.model"
+    )]
+    Adapt(adapt::AdaptArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -71,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Listen(args) => listen::run(args),
+        Command::Adapt(args) => adapt::run(args),
     }
 }
 

@@ -420,6 +420,12 @@ impl FrontEnd {
         self.extractor.word_rise_db()
     }
 
+    /// The last word's frames after CMVN (frame-major, the front end's
+    /// frame width): what its pooled vector was made from.
+    pub fn normalized_frames(&self) -> &[f32] {
+        &self.frames
+    }
+
     /// Pools frames already extracted (e.g. cached during training).
     pub fn features_from_frames(&mut self, frames: &[f32], out: &mut Vec<f32>) {
         self.frames.clear();

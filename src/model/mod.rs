@@ -2,12 +2,15 @@
 //! and the file it lives in.
 //!
 //! This module owns the [`ModelFile`] (front-end config, CMVN, scaler,
-//! optional projection, the compact SVM, probability calibration and training
-//! metadata, behind a magic header and a format version), the
-//! [`Recognizer`] that runs samples → digit, and the embedded default model.
+//! optional projection, the compact SVM, probability calibration, training
+//! metadata and an optional personal stage, behind a magic header and a
+//! format version), the [`Recognizer`] that runs samples → digit, and the
+//! embedded default model.
 
+pub mod adapt;
 pub mod calibration;
 pub mod pca;
+pub mod personal;
 pub mod svm;
 pub mod train;
 pub mod weights;
@@ -16,7 +19,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use adapt::{adapt, AdaptOptions, AdaptReport};
 pub use calibration::Platt;
+pub use personal::Personal;
 pub use svm::{SvmClassifier, SvmParams, N_CLASSES};
 pub use train::{train, TrainOptions, TrainReport};
 pub use weights::FeatureWeights;
@@ -29,10 +34,11 @@ pub const MAGIC: &[u8; 8] = b"DIGITSMD";
 /// settings compute (5: the clip's DC offset is removed first; 6: the
 /// endpoint detector ignores clicks; 7: and breaths next to the word; 8: a
 /// CRC-32 of the payload follows the version; 9: the endpoint detector
-/// takes each block's polynomial trend out, so rumble is not the word); older
+/// takes each block's polynomial trend out, so rumble is not the word; 10:
+/// an optional personal stage follows the metadata); older
 /// files are refused,
 /// since their model learned from other features.
-pub const FORMAT_VERSION: u32 = 9;
+pub const FORMAT_VERSION: u32 = 10;
 
 /// The model built into the binary (trained by `digits train` on FSDD's
 /// official training split; see models/README.md).
@@ -71,6 +77,8 @@ pub enum ModelError {
     Setting(String),
     #[error("cannot train: {0}")]
     TrainingData(String),
+    #[error("cannot adapt: {0}")]
+    Adapt(String),
     #[error(transparent)]
     Features(#[from] FeatureError),
 }
@@ -242,6 +250,9 @@ pub struct ModelFile {
     pub svm: SvmClassifier,
     pub calibration: Platt,
     pub meta: TrainingMeta,
+    /// Enrolled takes of the user's own voice (`digits adapt`), matched by
+    /// DTW after the SVM; `None` in a model `digits train` wrote.
+    pub personal: Option<Personal>,
 }
 
 impl ModelFile {
@@ -435,6 +446,15 @@ impl ModelFile {
         if s.pairs.len() != svm::N_PAIRS {
             return bad(format!("{} pair machines, expected 45", s.pairs.len()));
         }
+        if let Some(p) = &self.personal {
+            p.check().map_err(ModelError::Inconsistent)?;
+            if frame_dim < personal::TEMPLATE_DIMS {
+                return bad(format!(
+                    "frames of {frame_dim} values cannot feed personal templates of {}",
+                    personal::TEMPLATE_DIMS
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -625,6 +645,7 @@ pub struct Recognizer {
     scaled: Vec<f32>,
     projected: Vec<f32>,
     kernel_row: Vec<f32>,
+    personal: personal::Scratch,
 }
 
 impl Recognizer {
@@ -637,6 +658,7 @@ impl Recognizer {
             scaled: Vec::new(),
             projected: Vec::new(),
             kernel_row: Vec::new(),
+            personal: personal::Scratch::default(),
         })
     }
 
@@ -675,18 +697,43 @@ impl Recognizer {
         Ok(&self.features)
     }
 
-    /// Classifies the vector last computed by [`Self::features`]. A copy is
-    /// standardised, so the vector stays as pooled and a second call gives
-    /// the same answer.
-    pub fn classify_features(&mut self) -> Prediction {
+    /// The SVM's calibrated probabilities for a pooled vector (no personal
+    /// stage).
+    pub fn svm_probabilities_of(&mut self, pooled: &[f32]) -> [f32; N_CLASSES] {
         self.scaled.clear();
-        self.scaled.extend_from_slice(&self.features);
-        classify(
+        self.scaled.extend_from_slice(pooled);
+        svm_probabilities(
             &self.model,
             &mut self.scaled,
             &mut self.projected,
             &mut self.kernel_row,
         )
+        .0
+    }
+
+    /// Classifies the word last measured by [`Self::features`]: the SVM on
+    /// its pooled vector, then, in a personal model, the enrolled takes on
+    /// its frames. A copy of the vector is standardised, so it stays as
+    /// pooled and a second call gives the same answer.
+    pub fn classify_features(&mut self) -> Prediction {
+        self.scaled.clear();
+        self.scaled.extend_from_slice(&self.features);
+        let (mut probs, d) = svm_probabilities(
+            &self.model,
+            &mut self.scaled,
+            &mut self.projected,
+            &mut self.kernel_row,
+        );
+        if let Some(p) = &self.model.personal {
+            let dist = p.distances(
+                self.front_end.normalized_frames(),
+                self.model.front_end.mfcc.frame_dim(),
+                &probs,
+                &mut self.personal,
+            );
+            probs = p.combine(&probs, &dist);
+        }
+        prediction(ranked(&probs, &d.votes))
     }
 }
 
@@ -696,25 +743,40 @@ impl Recognizer {
 /// noise (`prompts/which-digit.md`). Training's validation ranks with this
 /// too, so it scores what `classify` answers.
 pub(crate) fn rank(calibration: &Platt, svm: &SvmClassifier, d: &svm::Decisions) -> Vec<(u8, f32)> {
-    let probs = calibration.class_probabilities(&svm.pairs, &d.values);
+    ranked(
+        &calibration.class_probabilities(&svm.pairs, &d.values),
+        &d.votes,
+    )
+}
+
+/// Every digit, best first, by `probs` (votes break exact ties).
+fn ranked(probs: &[f32; N_CLASSES], votes: &[u32; N_CLASSES]) -> Vec<(u8, f32)> {
     let mut ranking: Vec<(u8, f32)> = (0..N_CLASSES as u8)
         .map(|c| (c, probs[c as usize]))
         .collect();
     ranking.sort_by(|a, b| {
         b.1.total_cmp(&a.1)
-            .then(d.votes[b.0 as usize].cmp(&d.votes[a.0 as usize]))
+            .then(votes[b.0 as usize].cmp(&votes[a.0 as usize]))
     });
     ranking
 }
 
-/// Standardise → project → SVM → calibrated probabilities, on a pooled vector
-/// (scaled in place).
-pub fn classify(
+fn prediction(ranking: Vec<(u8, f32)>) -> Prediction {
+    Prediction {
+        digit: ranking[0].0,
+        confidence: ranking[0].1,
+        ranking,
+    }
+}
+
+/// Standardise → project → SVM → calibrated probabilities, on a pooled
+/// vector (scaled in place); also the decisions, whose votes break ties.
+fn svm_probabilities(
     model: &ModelFile,
     features: &mut [f32],
     projected: &mut Vec<f32>,
     row: &mut Vec<f32>,
-) -> Prediction {
+) -> ([f32; N_CLASSES], svm::Decisions) {
     model.scaler.apply(features);
     let x: &[f32] = match &model.projection {
         Some(p) => {
@@ -724,12 +786,24 @@ pub fn classify(
         None => features,
     };
     let d = model.svm.decide(x, row);
-    let ranking = rank(&model.calibration, &model.svm, &d);
-    Prediction {
-        digit: ranking[0].0,
-        confidence: ranking[0].1,
-        ranking,
-    }
+    (
+        model
+            .calibration
+            .class_probabilities(&model.svm.pairs, &d.values),
+        d,
+    )
+}
+
+/// The SVM's answer for a pooled vector (scaled in place), without a
+/// personal stage: [`Recognizer`] runs the whole model.
+pub fn classify(
+    model: &ModelFile,
+    features: &mut [f32],
+    projected: &mut Vec<f32>,
+    row: &mut Vec<f32>,
+) -> Prediction {
+    let (probs, d) = svm_probabilities(model, features, projected, row);
+    prediction(ranked(&probs, &d.votes))
 }
 
 #[cfg(test)]
@@ -824,9 +898,15 @@ mod tests {
         );
     }
 
+    /// A model file fuzzing found, its header brought to this build's
+    /// format version (the checksum made to match): its payload is what
+    /// reached the decoder, the version only what the format was then.
     fn fuzz_find(name: &str) -> Vec<u8> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
-        std::fs::read(dir.join(name)).unwrap()
+        let found = std::fs::read(dir.join(name)).unwrap();
+        let mut header = MAGIC.to_vec();
+        header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        with_payload(&header, found[16..].to_vec())
     }
 
     /// `bytes` (a model file) with its payload replaced and the checksum
@@ -851,10 +931,12 @@ mod tests {
              can hold); retrain it with `digits train`"
         );
         // The embedded model with the length of its last text field (the
-        // version string, a one-byte varint before its bytes) declared huge.
+        // version string, a one-byte varint before its bytes, then the
+        // personal stage's `None`) declared huge.
         let payload = &EMBEDDED_MODEL[16..];
         let version = ModelFile::embedded().unwrap().meta.digits_version;
-        let at = payload.len() - version.len() - 1;
+        assert_eq!(payload.last(), Some(&0), "no personal stage");
+        let at = payload.len() - 1 - version.len() - 1;
         assert_eq!(usize::from(payload[at]), version.len());
         for declared in [1u64 << 48, 1 << 63, u64::MAX, payload.len() as u64] {
             let mut crafted = payload[..at].to_vec();
@@ -871,6 +953,56 @@ mod tests {
                 "{declared}: {err}"
             );
         }
+    }
+
+    /// The personal stage goes through the same bounded decode and checks:
+    /// a template count it cannot hold, and a template of a digit that does
+    /// not exist, are each one error in words.
+    #[test]
+    fn a_crafted_personal_stage_is_refused_in_words() {
+        let payload = &EMBEDDED_MODEL[16..];
+        let base = &payload[..payload.len() - 1]; // without its `None`
+        let mut huge = base.to_vec();
+        huge.push(1); // Some
+        huge.extend_from_slice(&1.0f32.to_le_bytes()); // weight
+        huge.push(personal::TEMPLATE_DIMS as u8); // the scale
+        for _ in 0..personal::TEMPLATE_DIMS {
+            huge.extend_from_slice(&1.0f32.to_le_bytes());
+        }
+        huge.extend_from_slice(&[1, 0]); // one template, of digit 0
+        huge.push(0xFD); // its speaker's length: a u64 follows
+        huge.extend_from_slice(&(1u64 << 48).to_le_bytes());
+        let n = huge.len();
+        assert_eq!(
+            ModelFile::from_bytes(&with_payload(EMBEDDED_MODEL, huge), "x.model")
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "x.model is truncated or corrupt (it declares more values than its {n} bytes \
+                 can hold); retrain it with `digits train`"
+            )
+        );
+        let mut crafted = base.to_vec();
+        crafted.push(1);
+        crafted.extend_from_slice(&1.0f32.to_le_bytes());
+        crafted.push(personal::TEMPLATE_DIMS as u8);
+        for _ in 0..personal::TEMPLATE_DIMS {
+            crafted.extend_from_slice(&1.0f32.to_le_bytes());
+        }
+        crafted.push(1); // one template
+        crafted.push(12); // of digit 12
+        crafted.extend_from_slice(b"\x02a\n"); // speaker "a\n"
+        crafted.push(personal::TEMPLATE_DIMS as u8);
+        crafted.extend(std::iter::repeat_n(1u8, personal::TEMPLATE_DIMS));
+        let err = ModelFile::from_bytes(&with_payload(EMBEDDED_MODEL, crafted), "x.model")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("x.model is truncated or corrupt (")
+                && err.contains("personal template of digit 12")
+                && !err.contains('\n'),
+            "{err}"
+        );
     }
 
     /// `out_dim × in_dim` of a crafted projection overflowed (a panic in a

@@ -421,6 +421,7 @@ pub fn train(
             seed: opts.seed,
             digits_version: env!("CARGO_PKG_VERSION").into(),
         },
+        personal: None,
     };
     model.check()?;
     Ok(TrainReport {
