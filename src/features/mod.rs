@@ -77,9 +77,8 @@ impl PoolingConfig {
     }
 
     pub fn check(&self, frame_dim: usize) -> Result<()> {
-        if self.dim(frame_dim) == 0 {
-            return Err(FeatureError::Pooling("pooling produces no values".into()));
-        }
+        // The bounds come before `dim`, whose products a crafted model file
+        // could otherwise overflow.
         if self.segments > 32 || self.course_steps > 200 {
             return Err(FeatureError::Pooling(format!(
                 "{} segments and {} time-course steps; at most 32 and 200",
@@ -91,6 +90,9 @@ impl PoolingConfig {
                 "course_dims {} exceeds the {frame_dim} values per frame",
                 self.course_dims
             )));
+        }
+        if self.dim(frame_dim) == 0 {
+            return Err(FeatureError::Pooling("pooling produces no values".into()));
         }
         Ok(())
     }
