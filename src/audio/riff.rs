@@ -187,7 +187,7 @@ pub(crate) fn read_header(input: &mut Input<'_>) -> Result<Header> {
             let Some(fmt) = fmt else {
                 return Err(AudioError::Corrupt("no fmt chunk before the data".into()));
             };
-            return Ok(data_header(input, fmt, body, size, len)?);
+            return data_header(input, fmt, body, size, len);
         }
         if &id == b"fmt " && fmt.is_none() {
             if u64::from(size) > MAX_FMT_BYTES {
@@ -206,7 +206,7 @@ pub(crate) fn read_header(input: &mut Input<'_>) -> Result<Header> {
         // left it out (an id right after the body, none a byte later), the
         // walk follows the writer.
         let end = body + u64::from(size);
-        let padded = size % 2 == 1 && !(id_at(input, end)? && !id_at(input, end + 1)?);
+        let padded = size % 2 == 1 && (!id_at(input, end)? || id_at(input, end + 1)?);
         at = end + u64::from(padded);
     }
 }

@@ -65,7 +65,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
             }
             let p = match &mut a {
                 Loaded::Memory(a) => recognizer.recognize(&a.samples, a.sample_rate),
-                Loaded::Long { reader, .. } => recognizer.recognize_replayed(reader),
+                Loaded::Long { reader, .. } => recognizer.recognize_replayed(reader.as_mut()),
             }
             .with_context(|| format!("{}: cannot classify", input.name()))?;
             let rise = recognizer.word_rise_db();
@@ -202,7 +202,8 @@ const LONG_FRAMES: u64 = 1 << 22;
 enum Loaded {
     Memory(Audio),
     Long {
-        reader: WavReader<'static>,
+        // Boxed: the reader is large beside `Audio`.
+        reader: Box<WavReader<'static>>,
         frames: u64,
         /// Words the listening loop's detector finds in it (as
         /// `Vad::count_in` for a file in memory).
@@ -240,7 +241,7 @@ impl Loaded {
         let silent = digits::audio::is_silent_range(lo, hi);
         let words = vad.is_some().then_some(words);
         Ok(Self::Long {
-            reader,
+            reader: Box::new(reader),
             frames,
             words,
             silent,

@@ -489,14 +489,14 @@ fn decode_payload(
         bincode::serde::decode_from_slice(payload, bincode::config::standard().with_limit::<N>())
     }
     match payload.len().saturating_mul(CLAIM_PER_PAYLOAD_BYTE) {
-        ..=0x1_0000 => with_limit::<0x1_0000>(payload),
-        ..=0x4_0000 => with_limit::<0x4_0000>(payload),
-        ..=0x10_0000 => with_limit::<0x10_0000>(payload),
-        ..=0x40_0000 => with_limit::<0x40_0000>(payload),
-        ..=0x100_0000 => with_limit::<0x100_0000>(payload),
-        ..=0x400_0000 => with_limit::<0x400_0000>(payload),
-        ..=0x1000_0000 => with_limit::<0x1000_0000>(payload),
-        ..=0x4000_0000 => with_limit::<0x4000_0000>(payload),
+        0..=0x1_0000 => with_limit::<0x1_0000>(payload),
+        0x1_0001..=0x4_0000 => with_limit::<0x4_0000>(payload),
+        0x4_0001..=0x10_0000 => with_limit::<0x10_0000>(payload),
+        0x10_0001..=0x40_0000 => with_limit::<0x40_0000>(payload),
+        0x40_0001..=0x100_0000 => with_limit::<0x100_0000>(payload),
+        0x100_0001..=0x400_0000 => with_limit::<0x400_0000>(payload),
+        0x400_0001..=0x1000_0000 => with_limit::<0x1000_0000>(payload),
+        0x1000_0001..=0x4000_0000 => with_limit::<0x4000_0000>(payload),
         _ => with_limit::<0x8000_0000>(payload),
     }
 }
