@@ -377,7 +377,10 @@ impl ModelFile {
         };
         let target = save_target(path)?;
         let mut tmp = temporary_beside(&target).map_err(err)?;
-        tmp.write_all(&self.to_bytes())
+        // Through the plain file: `NamedTempFile`'s own writes add its
+        // hidden name to the error.
+        tmp.as_file_mut()
+            .write_all(&self.to_bytes())
             .and_then(|()| tmp.as_file().sync_all())
             .map_err(err)?;
         // On failure the temporary file is dropped, which removes it.
