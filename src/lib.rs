@@ -29,3 +29,4 @@ pub mod plot;
 pub mod predict;
 pub mod record;
 pub mod serve;
+pub mod text;

@@ -3,11 +3,68 @@
 //! rises above the background), the digit, and how many words the file
 //! sounds like. The binary reads the files and prints; this is the work in
 //! between, which the benchmark `predict_files` times over the test clips.
+//! A long recording is never held whole: it is read in passes
+//! ([`LongRecording`]).
 
-use crate::audio::Audio;
+use crate::audio::{Audio, Replay as _, WavReader};
 use crate::features::endpoint::MIN_WORD_RISE_DB;
-use crate::listen::Vad;
+use crate::listen::{Vad, VadConfig};
 use crate::model::{ModelError, ModelFile, Prediction, Recognizer};
+
+/// Recordings longer than this many frames (87 s at 48 kHz, 8.7 min at
+/// 8 kHz) are not held in memory: they are read in passes.
+pub const LONG_FRAMES: u64 = 1 << 22;
+
+/// A long recording: its reader and what a first pass over it found. It is
+/// classified by reading it again ([`Predictor::answer_long`]), so memory
+/// stays bounded whatever its length.
+pub struct LongRecording {
+    // Boxed: the reader is large.
+    reader: Box<WavReader<'static>>,
+    frames: u64,
+    /// Words the listening loop's detector finds in it (as `Vad::count_in`
+    /// for a recording in memory).
+    words: Option<usize>,
+    /// Every sample within one 16-bit step of the others.
+    silent: bool,
+}
+
+impl LongRecording {
+    /// The first pass: the length, whether it is silent (lowest and
+    /// highest sample), and the words in it.
+    pub fn survey(mut reader: WavReader<'static>) -> crate::audio::Result<Self> {
+        let rate = reader.sample_rate();
+        let mut vad = Vad::new(VadConfig::default(), rate).ok();
+        let (mut frames, mut lo, mut hi, mut words) = (0u64, f32::INFINITY, f32::NEG_INFINITY, 0);
+        let mut heard = Vec::new();
+        reader.replay(&mut |block| {
+            frames += block.len() as u64;
+            for &v in block {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+            if let Some(vad) = vad.as_mut() {
+                vad.push(block, &mut heard);
+                words += heard.len();
+                heard.clear();
+            }
+        })?;
+        if let Some(vad) = vad.as_mut() {
+            vad.flush(&mut heard);
+            words += heard.len();
+        }
+        Ok(Self {
+            silent: crate::audio::is_silent_range(lo, hi),
+            words: vad.is_some().then_some(words),
+            reader: Box::new(reader),
+            frames,
+        })
+    }
+
+    pub fn seconds(&self) -> f64 {
+        self.frames as f64 / f64::from(self.reader.sample_rate())
+    }
+}
 
 /// Why a recording gets no digit. The messages name no file: the caller
 /// puts the file's name first.
@@ -80,5 +137,33 @@ impl Predictor {
         // is named, with a warning when the file sounds like more.
         let words = Vad::count_in(&audio.samples, audio.sample_rate).map_or(1, |n| n.max(1));
         Ok(Answer { prediction, words })
+    }
+
+    /// [`Self::answer`] for a long recording, read again in passes: the
+    /// same checks and, bit for bit, the same features.
+    pub fn answer_long(&mut self, long: &mut LongRecording) -> Result<Answer, PredictError> {
+        if long.silent {
+            return Err(PredictError::Silent);
+        }
+        let stretch_ms = self.recognizer.model().front_end.endpoint.seed_ms;
+        let ms = 1e3 * long.seconds();
+        if ms < f64::from(stretch_ms) {
+            return Err(PredictError::TooShort { ms });
+        }
+        let prediction = self
+            .recognizer
+            .recognize_replayed(long.reader.as_mut())
+            .map_err(PredictError::Classify)?;
+        let rise_db = self.recognizer.word_rise_db();
+        if rise_db < MIN_WORD_RISE_DB {
+            return Err(PredictError::NoWord {
+                rise_db,
+                stretch_ms,
+            });
+        }
+        Ok(Answer {
+            prediction,
+            words: long.words.map_or(1, |n| n.max(1)),
+        })
     }
 }

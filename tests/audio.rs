@@ -78,7 +78,7 @@ fn err(bytes: &[u8]) -> String {
 fn bad_files_are_named_errors() {
     assert_eq!(
         err(b"ID3\x03 not audio"),
-        "not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`"
+        "not a WAV file (it looks like an MP3 file); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`"
     );
     assert_eq!(
         err(&[]),
@@ -386,7 +386,7 @@ fn predict_reports_each_bad_file_and_classifies_the_rest() {
         "digits: empty.wav: the WAV file holds no samples; re-record or re-export it\n\
          digits: zero.wav: the file is empty (0 bytes); re-record or re-export it\n\
          digits: cannot read missing.wav: No such file or directory (os error 2)\n\
-         digits: text.wav: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
+         digits: text.wav: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i text.wav text.converted.wav`\n\
          digits: muted.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: dither.wav: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted\n\
          digits: hiss.wav: no word heard (its loudest 50 ms is 1.8 dB above the background, a word rises 3 dB or more); check that the recording holds a spoken digit\n\
@@ -596,9 +596,11 @@ fn predict_refuses_a_non_wav_after_its_first_12_bytes() {
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
         format!(
-            "digits: {}: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
+            "digits: {}: not a WAV file (it looks like an MP3 file); convert it first, e.g. `ffmpeg -i {} {}`\n\
              digits: 1 of 1 files could not be classified\n",
-            fifo.display()
+            fifo.display(),
+            fifo.display(),
+            fifo.with_extension("converted.wav").display()
         )
     );
     assert_eq!(out.status.code(), Some(2));
@@ -625,7 +627,7 @@ fn predict_refuses_a_non_wav_after_its_first_12_bytes() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
-        "digits: standard input: not a WAV file (no RIFF/WAVE header); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
+        "digits: standard input: not a WAV file (it looks like an MP3 file); convert it first, e.g. `ffmpeg -i in.mp3 out.wav`\n\
          digits: 1 of 1 files could not be classified\n"
     );
     assert_eq!(out.status.code(), Some(2));
@@ -666,6 +668,79 @@ fn implausible_rates_and_channels_are_refused_before_symphonia() {
             let width = if at == 4 { 4 } else { 2 };
             bad[fmt + at..fmt + at + width].copy_from_slice(&value.to_le_bytes()[..width]);
             assert_eq!(err(&bad), message, "{enc}, field {at} = {value}");
+        }
+    }
+}
+
+fn fuzz_find(name: &str) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+/// WAV files fuzzing found: a corrupt Microsoft ADPCM block (its predictor
+/// index past the table) was reported as an unsupported encoding; a block
+/// whose step size grows without end, and a header whose block size
+/// overflows symphonia's 16-bit arithmetic, overflowed inside symphonia (a
+/// panic in a debug build). Each is one error saying what is wrong.
+#[test]
+fn wav_files_fuzzing_found_are_errors_in_words() {
+    for (name, message) in [
+        (
+            "msadpcm_bad_predictor.wav",
+            "truncated or corrupt WAV data (Microsoft ADPCM block 0 is corrupt: predictor 7 \
+             (0..=6 exist)); re-record or re-export the file",
+        ),
+        (
+            "debug_only_msadpcm_overflow.wav",
+            "truncated or corrupt WAV data (Microsoft ADPCM block 0 is corrupt: its step size \
+             grows past any real signal); re-record or re-export the file",
+        ),
+        (
+            "debug_only_riff_overflow.wav",
+            "truncated or corrupt WAV data (no data chunk); re-record or re-export the file",
+        ),
+    ] {
+        assert_eq!(err(&fuzz_find(name)), message, "{name}");
+    }
+    // The block size of a Microsoft ADPCM header past what symphonia
+    // computes in 16 bits, with a data chunk this time.
+    let mut wav = encoding_fixture("ms-adpcm");
+    let fmt = wav.windows(4).position(|w| w == b"fmt ").unwrap() + 8;
+    wav[fmt + 12..fmt + 14].copy_from_slice(&0x8100u16.to_le_bytes());
+    assert_eq!(
+        err(&wav),
+        "truncated or corrupt WAV data (a Microsoft ADPCM block of 33024 bytes for 1 channels); \
+         re-record or re-export the file"
+    );
+}
+
+/// A WAV read a block at a time (as `predict` and `listen` read a long
+/// file) gives the samples of the file decoded whole, for every encoding
+/// and block size.
+#[test]
+fn a_wav_read_in_blocks_gives_the_whole_files_samples() {
+    let mut files = vec![
+        std::fs::read(crate::util::recordings().join("7_theo_0.wav")).unwrap(),
+        wav_bytes(&tone(5000, 16000), 16000, 2, 24, false),
+        extensible_24_in_32(&tone(3000, 8000)),
+    ];
+    for enc in ["mu-law", "a-law", "float64", "ima-adpcm", "ms-adpcm"] {
+        files.push(encoding_fixture(enc));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (i, wav) in files.iter().enumerate() {
+        let whole = decode_wav(wav).unwrap();
+        let path = dir.path().join(format!("{i}.wav"));
+        std::fs::write(&path, wav).unwrap();
+        for block in [1, 100, 4096] {
+            let mut reader = digits::audio::WavReader::open(&path).unwrap();
+            let (mut samples, mut buf) = (Vec::new(), Vec::new());
+            while reader.read_block(&mut buf, block).unwrap() > 0 {
+                assert!(buf.len() <= block);
+                samples.extend_from_slice(&buf);
+            }
+            assert_eq!(samples, whole.samples, "file {i}, blocks of {block}");
+            assert_eq!(reader.sample_rate(), whole.sample_rate);
         }
     }
 }

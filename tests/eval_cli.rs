@@ -303,8 +303,8 @@ fn a_parquet_file_that_panics_the_reader_is_one_line() {
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
         format!(
-            "digits: {}: not a dataset parquet file: the file is corrupt \
-             (the parquet reader gave up: Decoder for dict should have been set)\n",
+            "digits: {}: not a dataset parquet file: the header of page 1 of column `label` is \
+             corrupt (field 2 of a PageHeader has the wrong type (9))\n",
             fixture.display()
         )
     );
@@ -334,7 +334,7 @@ fn every_unreadable_wav_in_a_folder_is_named() {
         }
         digits.assert().code(2).stdout("").stderr(format!(
             "digits: 2 of the 12 labelled WAVs under {d} cannot be read; fix or remove them: \
-                 {d}/4_theo_2.wav: truncated or corrupt WAV data (Failed to read enough bytes.); \
+                 {d}/4_theo_2.wav: truncated or corrupt WAV data (the fmt chunk is cut short); \
                  re-record or re-export the file; \
                  {d}/5_theo_2.wav: the file is empty (0 bytes); re-record or re-export it\n"
         ));

@@ -8,6 +8,8 @@ mod cli;
 mod eval_cli;
 // `digits fetch` against a hub on 127.0.0.1.
 mod fetch;
+// Inputs fuzzing found: crafted models, parquet files that spun the reader.
+mod hardening;
 // `digits listen` from WAV files and (in CI) a virtual microphone.
 mod listen;
 // `digits predict`: unwritable results, the multi-word warning in --json.

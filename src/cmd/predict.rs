@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use digits::audio::{read_wav, read_wav_stream, Audio};
+use digits::audio::{Audio, WavReader};
 use digits::model::{ModelFile, Prediction};
-use digits::predict::Predictor;
+use digits::predict::{LongRecording, Predictor, LONG_FRAMES};
 use serde_json::json;
 
 use super::{round, BadInput, EXIT_BAD_INPUT};
@@ -110,10 +110,12 @@ fn one_file(predictor: &mut Predictor, file: &Path, args: &PredictArgs) -> Done 
     let name = file.display().to_string();
     let input = Input::of(file);
     let started = Instant::now();
-    let answer = input.load().and_then(|audio| {
-        predictor
-            .answer(&audio)
-            .map_err(|e| BadInput(format!("{}: {e}", input.name())).into())
+    let answer = input.load().and_then(|loaded| {
+        match loaded {
+            Loaded::Memory(audio) => predictor.answer(&audio),
+            Loaded::Long(mut long) => predictor.answer_long(&mut long),
+        }
+        .map_err(|e| BadInput(format!("{}: {e}", input.name())).into())
     });
     let ms = started.elapsed().as_secs_f64() * 1e3;
     match answer {
@@ -223,12 +225,14 @@ impl<'a> Input<'a> {
         }
     }
 
-    fn load(&self) -> anyhow::Result<Audio> {
-        match self {
-            Self::Stdin => Ok(read_wav_stream(std::io::stdin().lock()).context("standard input")?),
-            // A folder is asked about only when reading fails: a stat per
+    fn load(&self) -> anyhow::Result<Loaded> {
+        let reader = match self {
+            Self::Stdin => {
+                WavReader::from_stream(std::io::stdin().lock()).context("standard input")?
+            }
+            // A folder is asked about only when opening fails: a stat per
             // file is a cost every file would pay.
-            Self::File(file) => read_wav(file).map_err(|e| {
+            Self::File(file) => WavReader::open(file).map_err(|e| -> anyhow::Error {
                 if file.is_dir() {
                     BadInput(format!(
                         "{}: is a folder; pass WAV files (e.g. {}/*.wav)",
@@ -239,9 +243,20 @@ impl<'a> Input<'a> {
                 } else {
                     e.into()
                 }
-            }),
+            })?,
+        };
+        let name = self.name();
+        if reader.frames() <= LONG_FRAMES {
+            return Ok(Loaded::Memory(reader.read_all().context(name)?));
         }
+        Ok(Loaded::Long(LongRecording::survey(reader).context(name)?))
     }
+}
+
+/// A file's audio: in memory, or (a long file) read in passes.
+enum Loaded {
+    Memory(Audio),
+    Long(LongRecording),
 }
 
 /// One result line; `words` is how many words the file sounds like (more

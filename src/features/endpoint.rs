@@ -192,7 +192,7 @@ pub fn find_word(
         let raw_floor = quantile_in_place(&mut energies[nb..nb + probes], 0.1);
         let detrended_floor = quantile_in_place(&mut energies[nb + probes..], 0.1);
         energies.truncate(nb);
-        if db(raw_floor) - db(detrended_floor) > cfg.rumble_margin_db {
+        if is_rumble(cfg, raw_floor, detrended_floor) {
             energies.clear();
             detrended_powers(
                 samples,
@@ -203,6 +203,22 @@ pub fn find_word(
             );
         }
     }
+    word_from_powers(cfg, energies, n, rate)
+}
+
+/// The rest of [`find_word`], from the blocks' powers (mean squares, raw or
+/// detrended as the background asks; `energies` holds one per block, and
+/// is used as scratch) of a clip of `n` samples at `rate`. Shared with the
+/// front end over a recording too long to hold, which measures the powers
+/// a block at a time.
+pub(crate) fn word_from_powers(
+    cfg: &EndpointConfig,
+    energies: &mut Vec<f32>,
+    n: usize,
+    rate: u32,
+) -> Word {
+    let block = cfg.block.max(1);
+    let nb = energies.len();
     let ms_to_blocks = |ms: f32| ((ms / 1000.0 * rate as f32) / block as f32).round() as usize;
     let seed = loudest_stretch(energies, ms_to_blocks(cfg.seed_ms));
     for e in energies.iter_mut() {
@@ -300,7 +316,17 @@ pub fn word_rise_db(
     for p in scratch.iter_mut() {
         *p = db(*p);
     }
+    rise_from_block_dbs(cfg, scratch, rate)
+}
+
+/// The rest of [`word_rise_db`], from the high-passed blocks' levels (dB;
+/// `scratch` holds one per block, and is used as scratch).
+pub(crate) fn rise_from_block_dbs(cfg: &EndpointConfig, scratch: &mut Vec<f32>, rate: u32) -> f32 {
+    let block = cfg.block.max(1);
     let nb = scratch.len();
+    if nb == 0 {
+        return f32::INFINITY;
+    }
     let width =
         (((cfg.seed_ms / 1000.0 * rate as f32) / block as f32).round() as usize).clamp(1, nb);
     scratch.extend_from_within(..nb);
@@ -315,9 +341,118 @@ pub fn word_rise_db(
     loudest - floor
 }
 
+/// The measures [`find_word`] and [`word_rise_db`] take of each block of a
+/// clip, taken a block at a time from a recording too long to hold (at the
+/// model rate, conditioned), with the same arithmetic in the same order:
+/// the word and its rise come out as they would for the whole clip.
+pub(crate) struct BlockMeasures {
+    block: usize,
+    degree: Option<u8>,
+    /// Samples of the block being filled.
+    carry: Vec<f32>,
+    raw: Vec<f32>,
+    /// Every block detrended (the whole-clip path detrends a quarter of
+    /// them, and all only when the background is rumble).
+    detrended: Vec<f32>,
+    /// The high-passed blocks' levels (dB), for the rise.
+    rise: Vec<f32>,
+    sections: [HighPassSection; 2],
+    n: usize,
+}
+
+impl BlockMeasures {
+    pub fn new(cfg: &EndpointConfig, rate: u32) -> Self {
+        Self {
+            block: cfg.block.max(1),
+            degree: cfg.detrend_degree,
+            carry: Vec::new(),
+            raw: Vec::new(),
+            detrended: Vec::new(),
+            rise: Vec::new(),
+            sections: [
+                HighPassSection::new(HighPass::new(RISE_HIGHPASS_HZ, rate)),
+                HighPassSection::new(HighPass::new(RISE_HIGHPASS_HZ, rate)),
+            ],
+            n: 0,
+        }
+    }
+
+    /// The next samples.
+    pub fn push(&mut self, mut samples: &[f32]) {
+        self.n += samples.len();
+        while !samples.is_empty() {
+            let take = (self.block - self.carry.len()).min(samples.len());
+            self.carry.extend_from_slice(&samples[..take]);
+            samples = &samples[take..];
+            if self.carry.len() == self.block {
+                self.measure();
+            }
+        }
+    }
+
+    fn measure(&mut self) {
+        let c = std::mem::take(&mut self.carry);
+        self.raw
+            .push(c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32);
+        if let Some(degree) = self.degree {
+            let detrended = &mut self.detrended;
+            detrended_powers(
+                &c,
+                self.block,
+                degree.into(),
+                |_| true,
+                |p| detrended.push(p),
+            );
+        }
+        let sections = &mut self.sections;
+        let power = c
+            .iter()
+            .map(|&x| {
+                let y = sections.iter_mut().fold(x, |v, s| s.step(v));
+                y * y
+            })
+            .sum::<f32>()
+            / c.len() as f32;
+        self.rise.push(db(power));
+        self.carry = c;
+        self.carry.clear();
+    }
+
+    /// The word (as [`find_word`] finds it) and the rise (as
+    /// [`word_rise_db`] measures it) of everything pushed.
+    pub fn finish(mut self, cfg: &EndpointConfig, rate: u32) -> (Word, f32) {
+        if !self.carry.is_empty() {
+            self.measure();
+        }
+        let n = self.n;
+        if !cfg.enabled || n == 0 {
+            return (Word { range: 0..n }, f32::INFINITY);
+        }
+        let mut energies = std::mem::take(&mut self.raw);
+        if self.degree.is_some() {
+            let probe = |v: &[f32]| -> f32 {
+                let mut p: Vec<f32> = v.iter().step_by(DETREND_PROBE_STEP).copied().collect();
+                quantile_in_place(&mut p, 0.1)
+            };
+            if is_rumble(cfg, probe(&energies), probe(&self.detrended)) {
+                energies = std::mem::take(&mut self.detrended);
+            }
+        }
+        let word = word_from_powers(cfg, &mut energies, n, rate);
+        let rise = rise_from_block_dbs(cfg, &mut self.rise, rate);
+        (word, rise)
+    }
+}
+
 /// Every this many blocks is detrended to tell rumble from other
 /// backgrounds.
 const DETREND_PROBE_STEP: usize = 4;
+
+/// Whether taking the trend out lowers the floor (the 10th percentile of
+/// the probed blocks, raw and detrended) by more than the rumble margin.
+fn is_rumble(cfg: &EndpointConfig, raw_floor: f32, detrended_floor: f32) -> bool {
+    db(raw_floor) - db(detrended_floor) > cfg.rumble_margin_db
+}
 
 /// The highest [`EndpointConfig::detrend_degree`] (on 10 ms blocks, 6 is a
 /// high-pass near 300 Hz; more would take the voice's first formant).
@@ -389,6 +524,33 @@ fn polynomial_basis(len: usize, degree: usize) -> Vec<f32> {
         basis.push(v);
     }
     basis.concat().into_iter().map(|v| v as f32).collect()
+}
+
+/// [`HighPass`] with its state, a sample at a time, for a recording read in
+/// blocks: the same arithmetic in the same order as
+/// [`HighPass::block_powers_twice`], so the same values.
+struct HighPassSection {
+    filter: HighPass,
+    x: [f32; 2],
+    y: [f32; 2],
+}
+
+impl HighPassSection {
+    fn new(filter: HighPass) -> Self {
+        Self {
+            filter,
+            x: [0.0; 2],
+            y: [0.0; 2],
+        }
+    }
+
+    fn step(&mut self, x: f32) -> f32 {
+        let ([b0, b1, b2], [a1, a2]) = (self.filter.b, self.filter.a);
+        let y = b0 * x + b1 * self.x[0] + b2 * self.x[1] - a1 * self.y[0] - a2 * self.y[1];
+        self.x = [x, self.x[0]];
+        self.y = [y, self.y[0]];
+        y
+    }
 }
 
 /// A second-order Butterworth high-pass (RBJ's biquad, Q = 1/√2).

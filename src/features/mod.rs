@@ -8,11 +8,13 @@
 //! in the model file.
 
 pub mod endpoint;
+mod long;
 pub mod mfcc;
 
 use serde::{Deserialize, Serialize};
 
 pub use endpoint::EndpointConfig;
+pub use long::MAX_WORD_SECONDS;
 pub use mfcc::{Mfcc, MfccConfig, MfccConfigError};
 
 use crate::audio::{AudioError, Resampler8k, MODEL_RATE};
@@ -32,6 +34,10 @@ pub enum FeatureError {
     Empty,
     #[error("CMVN statistics have {got} dimensions, the front end makes {expected}")]
     CmvnShape { expected: usize, got: usize },
+    /// A long recording whose loudest sound (what the endpoint detector
+    /// takes for the word) lasts longer than [`MAX_WORD_SECONDS`].
+    #[error("its loudest sound lasts {seconds:.0} s without a pause, not one spoken digit; for a string of digits use `digits listen --auto --fast --from-wav FILE`")]
+    LongWord { seconds: f64 },
 }
 
 pub type Result<T> = std::result::Result<T, FeatureError>;
@@ -71,9 +77,8 @@ impl PoolingConfig {
     }
 
     pub fn check(&self, frame_dim: usize) -> Result<()> {
-        if self.dim(frame_dim) == 0 {
-            return Err(FeatureError::Pooling("pooling produces no values".into()));
-        }
+        // The bounds come before `dim`, whose products a crafted model file
+        // could otherwise overflow.
         if self.segments > 32 || self.course_steps > 200 {
             return Err(FeatureError::Pooling(format!(
                 "{} segments and {} time-course steps; at most 32 and 200",
@@ -85,6 +90,9 @@ impl PoolingConfig {
                 "course_dims {} exceeds the {frame_dim} values per frame",
                 self.course_dims
             )));
+        }
+        if self.dim(frame_dim) == 0 {
+            return Err(FeatureError::Pooling("pooling produces no values".into()));
         }
         Ok(())
     }

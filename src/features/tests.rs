@@ -233,3 +233,17 @@ fn standardizer_statistics_span_every_block_and_leave_zero_mean_unit_variance() 
     assert!((col.iter().map(|v| v * v).sum::<f32>() / 3.0 - 1.0).abs() < 1e-5);
     assert_eq!(rows.iter().skip(1).step_by(2).sum::<f32>(), 0.0);
 }
+
+/// A crafted model's pooling sizes are refused before their product is
+/// taken (it overflowed, a panic where overflow is checked: debug builds,
+/// the fuzz targets).
+#[test]
+fn huge_pooling_sizes_are_refused_before_multiplying() {
+    let p = PoolingConfig {
+        whole_word: true,
+        segments: usize::MAX / 2,
+        course_steps: usize::MAX / 2,
+        course_dims: usize::MAX / 2,
+    };
+    assert!(p.check(36).is_err());
+}

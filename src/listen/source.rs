@@ -96,17 +96,23 @@ impl Source {
     /// demand: it sends only the samples asked for with [`Source::want`],
     /// and [`Event::End`] only when asked for more than is left.
     pub fn from_wav(path: &Path, pace: Pace, block_ms: f32) -> Result<Self> {
-        let audio = audio::read_wav(path)?;
-        let source = Self::channel(audio.sample_rate, path.display().to_string())?;
+        // Decoded a block at a time as the thread sends it: a recording of
+        // any length in bounded memory. Its header is checked here.
+        let mut reader = audio::WavReader::open(path)?;
+        let rate = reader.sample_rate();
+        let source = Self::channel(rate, path.display().to_string())?;
         let tx = source.sender();
-        let block = ((block_ms / 1000.0 * audio.sample_rate as f32).round() as usize).max(1);
-        let block_time = Duration::from_secs_f64(block as f64 / audio.sample_rate as f64);
+        let block = ((block_ms / 1000.0 * rate as f32).round() as usize).max(1);
+        let block_time = Duration::from_secs_f64(block as f64 / rate as f64);
         let (demand, asked) = std::sync::mpsc::channel::<u64>();
+        let name = crate::text::path(path);
         let handle = std::thread::Builder::new()
             .name("digits-wav-source".into())
             .spawn(move || {
                 let start = Instant::now();
-                let samples = &audio.samples;
+                // Decoded samples not sent yet, and whether the file has more.
+                let (mut decoded, mut more) = (std::collections::VecDeque::new(), true);
+                let mut scratch = Vec::new();
                 // Samples asked for and not sent yet (on demand only).
                 let mut allowed = 0u64;
                 let wait_for_demand = |allowed: &mut u64| -> bool {
@@ -119,10 +125,22 @@ impl Source {
                     }
                     true
                 };
-                let mut at = 0;
                 let mut i = 0u32;
-                while at < samples.len() {
-                    let mut n = block.min(samples.len() - at);
+                loop {
+                    while more && decoded.len() < block {
+                        match reader.read_block(&mut scratch, block.max(4096)) {
+                            Ok(0) => more = false,
+                            Ok(_) => decoded.extend(scratch.iter().copied()),
+                            Err(e) => {
+                                let _ = tx.send(Event::Failed(format!("{name}: {e}")));
+                                return;
+                            }
+                        }
+                    }
+                    if decoded.is_empty() {
+                        break;
+                    }
+                    let mut n = block.min(decoded.len());
                     match pace {
                         Pace::RealTime => {
                             // Sleep to an absolute deadline so the pace does not drift.
@@ -142,10 +160,9 @@ impl Source {
                     // A blocking send is right here (this is not an audio
                     // callback): it gives --fast back-pressure, and it fails
                     // once the loop has gone, which ends the thread.
-                    if tx.send(Event::Audio(samples[at..at + n].to_vec())).is_err() {
+                    if tx.send(Event::Audio(decoded.drain(..n).collect())).is_err() {
                         return;
                     }
-                    at += n;
                     i += 1;
                 }
                 if pace == Pace::Fast && !wait_for_demand(&mut allowed) {

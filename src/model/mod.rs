@@ -166,7 +166,7 @@ impl TryFrom<StoredProjection> for Projection {
     type Error = String;
     fn try_from(s: StoredProjection) -> std::result::Result<Self, String> {
         let d = s.mean.len();
-        if d == 0 || s.q.len() != d * s.out_dim || s.scale.len() != s.out_dim {
+        if d == 0 || d.checked_mul(s.out_dim) != Some(s.q.len()) || s.scale.len() != s.out_dim {
             return Err(format!(
                 "projection of {} weights does not fit {} × {d}",
                 s.q.len(),
@@ -295,22 +295,48 @@ impl ModelFile {
                 "checksum {computed:08x}, the file says {stored:08x}"
             )));
         }
-        let (model, used): (ModelFile, usize) =
-            bincode::serde::decode_from_slice(payload, bincode::config::standard())
-                .map_err(|e| corrupt(format!("undecodable: {e}")))?;
+        let (model, used) =
+            decode_payload(payload).map_err(|e| corrupt(decode_error_words(&e, payload.len())))?;
         if used != payload.len() {
-            return Err(corrupt(format!("{} trailing bytes", payload.len() - used)));
+            return Err(corrupt(format!(
+                "{} bytes follow the model",
+                payload.len() - used
+            )));
         }
         model.check().map_err(|e| corrupt(e.to_string()))?;
         Ok(model)
     }
 
+    /// Reads and decodes the model file at `path`. Reading stops past
+    /// [`MAX_MODEL_BYTES`]: a larger file is no model, and is refused
+    /// without being read whole.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Read {
-            path: path.display().to_string(),
+        use std::io::Read as _;
+        let name = crate::text::path(path);
+        let read_err = |source| ModelError::Read {
+            path: name.clone(),
             source,
-        })?;
-        Self::from_bytes(&bytes, &path.display().to_string())
+        };
+        let too_big = |name: String| ModelError::Corrupt {
+            path: name,
+            reason: format!(
+                "it is larger than {} MB, and no digits model is",
+                MAX_MODEL_BYTES >> 20
+            ),
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        if file.metadata().is_ok_and(|m| m.len() > MAX_MODEL_BYTES) {
+            return Err(too_big(name));
+        }
+        // A pipe or a device has no length to check: reading stops past the limit.
+        let mut bytes = Vec::new();
+        file.take(MAX_MODEL_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_MODEL_BYTES {
+            return Err(too_big(name));
+        }
+        Self::from_bytes(&bytes, &name)
     }
 
     /// The model built into the binary.
@@ -325,42 +351,40 @@ impl ModelFile {
 
     /// Checks that [`Self::save`] can write `path`, without touching a file
     /// already there: call it before long work, so a bad path fails in
-    /// milliseconds rather than after training.
+    /// milliseconds rather than after training. The folder is tried with a
+    /// temporary file of this run's own (a unique name, removed again), so
+    /// another run writing the same path at the same time is not disturbed.
     pub fn check_destination(path: &Path) -> Result<()> {
         let target = save_target(path)?;
-        let tmp = partial_path(&target);
-        // Not `create_new`: a `.partial` left by a killed run is ours to
-        // overwrite, as `save` would.
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|source| ModelError::Write {
-                path: path.display().to_string(),
-                source,
-            })?;
-        // Best effort: `save` replaces it anyway.
-        let _ = std::fs::remove_file(&tmp);
+        temporary_beside(&target).map_err(|source| ModelError::Write {
+            path: crate::text::path(path),
+            source,
+        })?;
         Ok(())
     }
 
-    /// Writes atomically (temporary file beside it, then rename), so an
-    /// interrupted or failed write never leaves a half model behind, nor
-    /// the temporary file. A symbolic link is written through, not replaced.
+    /// Writes atomically: to a temporary file of this run's own beside the
+    /// target (a unique name, created exclusively), then renamed over it,
+    /// so an interrupted or failed write never leaves a half model behind,
+    /// nor the temporary file, and two runs writing the same path each
+    /// leave a whole model (the last rename wins). A symbolic link is
+    /// written through, not replaced.
     pub fn save(&self, path: &Path) -> Result<()> {
+        use std::io::Write as _;
         let err = |source| ModelError::Write {
-            path: path.display().to_string(),
+            path: crate::text::path(path),
             source,
         };
         let target = save_target(path)?;
-        let tmp = partial_path(&target);
-        let written =
-            std::fs::write(&tmp, self.to_bytes()).and_then(|()| std::fs::rename(&tmp, &target));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(err(e));
-        }
+        let mut tmp = temporary_beside(&target).map_err(err)?;
+        // Through the plain file: `NamedTempFile`'s own writes add its
+        // hidden name to the error.
+        tmp.as_file_mut()
+            .write_all(&self.to_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(err)?;
+        // On failure the temporary file is dropped, which removes it.
+        tmp.persist(&target).map_err(|e| err(e.error))?;
         Ok(())
     }
 
@@ -389,7 +413,7 @@ impl ModelFile {
         }
         let svm_in = match &self.projection {
             Some(p) => {
-                if p.mean.len() != fd || p.weights.len() != p.out_dim * fd {
+                if p.mean.len() != fd || p.out_dim.checked_mul(fd) != Some(p.weights.len()) {
                     return bad("projection shape does not match the features".into());
                 }
                 p.out_dim
@@ -398,7 +422,7 @@ impl ModelFile {
         };
         let s = &self.svm;
         let n_sv = s.sq_norms.len();
-        if s.dim != svm_in || s.support.len() != n_sv * s.dim {
+        if s.dim != svm_in || n_sv.checked_mul(s.dim) != Some(s.support.len()) {
             return bad(format!("SVM expects {} values, gets {svm_in}", s.dim));
         }
         if s.class_start.len() != N_CLASSES + 1
@@ -443,12 +467,75 @@ impl ModelFile {
     }
 }
 
+/// Largest file [`ModelFile::load`] reads. The shipped model is 0.5 MB;
+/// one trained on every FSDD clip with 16 augmented copies and no
+/// projection stays far below this.
+pub const MAX_MODEL_BYTES: u64 = 256 << 20;
+
+/// Bytes bincode may claim while decoding, per byte of payload. bincode
+/// counts every value it reads (in memory size) and every buffer it is
+/// about to allocate; a model's values take at most 4 bytes in memory per
+/// byte stored (a 16-bit coefficient stored as a 1-byte varint takes 2, a
+/// `usize` 8 but there are 11 of them), so a claim beyond this is a length
+/// the payload cannot hold, refused before anything is allocated for it.
+const CLAIM_PER_PAYLOAD_BYTE: usize = 8;
+
+/// Decodes a model payload with bincode's limit set from the payload's
+/// size: the smallest of a ladder of limits (bincode takes the limit as a
+/// type parameter) that covers [`CLAIM_PER_PAYLOAD_BYTE`] per byte.
+fn decode_payload(
+    payload: &[u8],
+) -> std::result::Result<(ModelFile, usize), bincode::error::DecodeError> {
+    fn with_limit<const N: usize>(
+        payload: &[u8],
+    ) -> std::result::Result<(ModelFile, usize), bincode::error::DecodeError> {
+        bincode::serde::decode_from_slice(payload, bincode::config::standard().with_limit::<N>())
+    }
+    match payload.len().saturating_mul(CLAIM_PER_PAYLOAD_BYTE) {
+        0..=0x1_0000 => with_limit::<0x1_0000>(payload),
+        0x1_0001..=0x4_0000 => with_limit::<0x4_0000>(payload),
+        0x4_0001..=0x10_0000 => with_limit::<0x10_0000>(payload),
+        0x10_0001..=0x40_0000 => with_limit::<0x40_0000>(payload),
+        0x40_0001..=0x100_0000 => with_limit::<0x100_0000>(payload),
+        0x100_0001..=0x400_0000 => with_limit::<0x400_0000>(payload),
+        0x400_0001..=0x1000_0000 => with_limit::<0x1000_0000>(payload),
+        0x1000_0001..=0x4000_0000 => with_limit::<0x4000_0000>(payload),
+        _ => with_limit::<0x8000_0000>(payload),
+    }
+}
+
+/// What a bincode error says about a model payload of `len` bytes, in
+/// words (bincode's own text is its debug structure).
+fn decode_error_words(e: &bincode::error::DecodeError, len: usize) -> String {
+    use bincode::error::DecodeError as E;
+    match e {
+        E::UnexpectedEnd { .. } | E::Io { .. } => "it ends in the middle of the model".into(),
+        E::LimitExceeded => {
+            format!("it declares more values than its {len} bytes can hold")
+        }
+        E::InvalidIntegerType { .. } | E::OutsideUsizeRange(_) => {
+            "a number in it is malformed".into()
+        }
+        E::NonZeroTypeIsZero { .. } | E::InvalidBooleanValue(_) | E::InvalidCharEncoding(_) => {
+            "a value in it is malformed".into()
+        }
+        E::UnexpectedVariant { .. } | E::EmptyEnum { .. } => {
+            "a setting in it has a value this build does not know".into()
+        }
+        E::Utf8 { .. } => "a text field in it is not UTF-8".into(),
+        E::ArrayLengthMismatch { .. } => "an array in it has the wrong length".into(),
+        // The shape checks of the stored forms (`StoredSvm`, `StoredProjection`).
+        E::OtherString(reason) => crate::text::one_line(reason).into_owned(),
+        _ => "its contents do not decode as a model".into(),
+    }
+}
+
 /// Where [`ModelFile::save`] writes for `path`: the file itself, or the file
 /// a symbolic link points to; never a folder or a device, nor a file that
 /// is not a model (empty files excepted).
 fn save_target(path: &Path) -> Result<std::path::PathBuf> {
     let refuse = |reason: String| ModelError::Destination {
-        path: path.display().to_string(),
+        path: crate::text::path(path),
         reason,
     };
     match std::fs::metadata(path) {
@@ -458,7 +545,7 @@ fn save_target(path: &Path) -> Result<std::path::PathBuf> {
         )),
         Ok(_) => {
             let write_err = |source| ModelError::Write {
-                path: path.display().to_string(),
+                path: crate::text::path(path),
                 source,
             };
             let target = std::fs::canonicalize(path).map_err(write_err)?;
@@ -489,11 +576,11 @@ fn save_target(path: &Path) -> Result<std::path::PathBuf> {
             match existing {
                 Some(a) if !a.is_dir() => Err(refuse(format!(
                     "{} is not a folder; pass a path inside a folder",
-                    a.display()
+                    crate::text::path(a)
                 ))),
                 _ => Err(refuse(format!(
                     "its folder {} does not exist; create it first",
-                    parent.display()
+                    crate::text::path(parent)
                 ))),
             }
         }
@@ -512,11 +599,27 @@ fn holds_a_model_or_nothing(path: &Path) -> std::io::Result<bool> {
     Ok(head.is_empty() || head == MAGIC)
 }
 
-/// `x.model` → `x.model.partial`, beside it.
-fn partial_path(target: &Path) -> std::path::PathBuf {
-    let mut name = target.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    target.with_file_name(name)
+/// A new temporary file in `target`'s folder, named after it
+/// (`.x.model.` + random characters + `.partial`) and created exclusively,
+/// so it is this run's alone. Dropped unpersisted, it is removed.
+fn temporary_beside(target: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let folder = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(target.file_name().unwrap_or_default());
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".partial");
+    // As `std::fs::write` creates files: readable by all, less the umask
+    // (tempfile's default is the owner only).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(folder)
 }
 
 /// One classification.
@@ -569,6 +672,18 @@ impl Recognizer {
     /// Classifies mono samples at any rate.
     pub fn recognize(&mut self, samples: &[f32], rate: u32) -> Result<Prediction> {
         self.front_end.features(samples, rate, &mut self.features)?;
+        Ok(self.classify_features())
+    }
+
+    /// [`Self::recognize`] for a recording too long to hold in memory,
+    /// read in passes from `source` (see
+    /// [`crate::features::FrontEnd::features_replayed`]): the same answer.
+    pub fn recognize_replayed(
+        &mut self,
+        source: &mut dyn crate::audio::Replay,
+    ) -> Result<Prediction> {
+        self.front_end
+            .features_replayed(source, &mut self.features)?;
         Ok(self.classify_features())
     }
 
@@ -784,5 +899,238 @@ mod tests {
                 wav.display()
             )
         );
+    }
+
+    /// A model file fuzzing found, its header brought to this build's
+    /// format version (the checksum made to match): its payload is what
+    /// reached the decoder, the version only what the format was then.
+    fn fuzz_find(name: &str) -> Vec<u8> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+        let found = std::fs::read(dir.join(name)).unwrap();
+        let mut header = MAGIC.to_vec();
+        header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        with_payload(&header, found[16..].to_vec())
+    }
+
+    /// `bytes` (a model file) with its payload replaced and the checksum
+    /// made to match: what a crafted file that passes the header checks is.
+    fn with_payload(bytes: &[u8], payload: Vec<u8>) -> Vec<u8> {
+        let mut out = bytes[..12].to_vec();
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend(payload);
+        out
+    }
+
+    /// A text field's declared length was allocated as declared: 2^48 bytes
+    /// aborted the process (found by fuzzing), 2^63 and more panicked on
+    /// capacity overflow. Every such length is now refused before anything
+    /// is allocated for it.
+    #[test]
+    fn a_declared_length_the_payload_cannot_hold_is_refused() {
+        let err = ModelFile::from_bytes(&fuzz_find("oom_min.model"), "oom_min.model").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "oom_min.model is truncated or corrupt (it declares more values than its 155 bytes \
+             can hold); retrain it with `digits train`"
+        );
+        // The embedded model with the length of its last text field (the
+        // version string, a one-byte varint before its bytes, then the
+        // personal stage's `None`) declared huge.
+        let payload = &EMBEDDED_MODEL[16..];
+        let version = ModelFile::embedded().unwrap().meta.digits_version;
+        assert_eq!(payload.last(), Some(&0), "no personal stage");
+        let at = payload.len() - 1 - version.len() - 1;
+        assert_eq!(usize::from(payload[at]), version.len());
+        for declared in [1u64 << 48, 1 << 63, u64::MAX, payload.len() as u64] {
+            let mut crafted = payload[..at].to_vec();
+            crafted.push(0xFD); // bincode's varint: a u64 follows
+            crafted.extend_from_slice(&declared.to_le_bytes());
+            crafted.extend_from_slice(&payload[at + 1..]);
+            let err = ModelFile::from_bytes(&with_payload(EMBEDDED_MODEL, crafted), "x.model")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("x.model is truncated or corrupt (")
+                    && !err.contains('{')
+                    && !err.contains('\n'),
+                "{declared}: {err}"
+            );
+        }
+    }
+
+    /// The personal stage goes through the same bounded decode and checks:
+    /// a template count it cannot hold, and a template of a digit that does
+    /// not exist, are each one error in words.
+    #[test]
+    fn a_crafted_personal_stage_is_refused_in_words() {
+        let payload = &EMBEDDED_MODEL[16..];
+        let base = &payload[..payload.len() - 1]; // without its `None`
+        let mut huge = base.to_vec();
+        huge.push(1); // Some
+        huge.extend_from_slice(&1.0f32.to_le_bytes()); // weight
+        huge.push(personal::TEMPLATE_DIMS as u8); // the scale
+        for _ in 0..personal::TEMPLATE_DIMS {
+            huge.extend_from_slice(&1.0f32.to_le_bytes());
+        }
+        huge.extend_from_slice(&[1, 0]); // one template, of digit 0
+        huge.push(0xFD); // its speaker's length: a u64 follows
+        huge.extend_from_slice(&(1u64 << 48).to_le_bytes());
+        let n = huge.len();
+        assert_eq!(
+            ModelFile::from_bytes(&with_payload(EMBEDDED_MODEL, huge), "x.model")
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "x.model is truncated or corrupt (it declares more values than its {n} bytes \
+                 can hold); retrain it with `digits train`"
+            )
+        );
+        let mut crafted = base.to_vec();
+        crafted.push(1);
+        crafted.extend_from_slice(&1.0f32.to_le_bytes());
+        crafted.push(personal::TEMPLATE_DIMS as u8);
+        for _ in 0..personal::TEMPLATE_DIMS {
+            crafted.extend_from_slice(&1.0f32.to_le_bytes());
+        }
+        crafted.push(1); // one template
+        crafted.push(12); // of digit 12
+        crafted.extend_from_slice(b"\x02a\n"); // speaker "a\n"
+        crafted.push(personal::TEMPLATE_DIMS as u8);
+        crafted.extend(std::iter::repeat_n(1u8, personal::TEMPLATE_DIMS));
+        let err = ModelFile::from_bytes(&with_payload(EMBEDDED_MODEL, crafted), "x.model")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("x.model is truncated or corrupt (")
+                && err.contains("personal template of digit 12")
+                && !err.contains('\n'),
+            "{err}"
+        );
+    }
+
+    /// `out_dim × in_dim` of a crafted projection overflowed (a panic in a
+    /// debug build; found by fuzzing): the shapes are compared with checked
+    /// arithmetic.
+    #[test]
+    fn a_projection_whose_shape_overflows_is_refused() {
+        let err = ModelFile::from_bytes(&fuzz_find("projection_overflow.model"), "p.model")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "p.model is truncated or corrupt (projection of 40800 weights does not fit \
+             16141180387274583290 × 510); retrain it with `digits train`"
+        );
+    }
+
+    /// Every way the payload can be cut or stretched is one error in words:
+    /// no bincode debug structure ("UnexpectedEnd { additional: 1 }").
+    #[test]
+    fn a_payload_that_does_not_decode_is_described_in_words() {
+        let payload = &EMBEDDED_MODEL[16..];
+        let cut = with_payload(EMBEDDED_MODEL, payload[..payload.len() / 2].to_vec());
+        assert_eq!(
+            ModelFile::from_bytes(&cut, "x.model")
+                .unwrap_err()
+                .to_string(),
+            "x.model is truncated or corrupt (it ends in the middle of the model); \
+             retrain it with `digits train`"
+        );
+        let mut longer = payload.to_vec();
+        longer.extend_from_slice(&[0; 3]);
+        assert_eq!(
+            ModelFile::from_bytes(&with_payload(EMBEDDED_MODEL, longer), "x.model")
+                .unwrap_err()
+                .to_string(),
+            "x.model is truncated or corrupt (3 bytes follow the model); \
+             retrain it with `digits train`"
+        );
+        for at in (0..payload.len()).step_by(997) {
+            let mut damaged = payload.to_vec();
+            damaged[at] ^= 0xA5;
+            if let Err(e) = ModelFile::from_bytes(&with_payload(EMBEDDED_MODEL, damaged), "x") {
+                let e = e.to_string();
+                assert!(!e.contains('{') && !e.contains('\n'), "byte {at}: {e}");
+            }
+        }
+    }
+
+    /// A file larger than any model is refused without being read.
+    #[test]
+    fn a_file_larger_than_any_model_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.model");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_MODEL_BYTES + 1).unwrap();
+        assert_eq!(
+            ModelFile::load(&path).unwrap_err().to_string(),
+            format!(
+                "{} is truncated or corrupt (it is larger than 256 MB, and no digits model is); \
+                 retrain it with `digits train`",
+                path.display()
+            )
+        );
+    }
+
+    /// Another run's temporary file in the folder (whatever its name) is
+    /// never opened, truncated or removed: before, every run wrote
+    /// `x.model.partial`, and the start-up check truncated and removed it.
+    #[test]
+    fn saving_leaves_other_runs_temporary_files_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.model");
+        let others = [
+            dir.path().join("x.model.partial"),
+            dir.path().join(".x.model.AbC123.partial"),
+        ];
+        for (i, other) in others.iter().enumerate() {
+            std::fs::write(other, format!("another run, {i}")).unwrap();
+        }
+        let model = ModelFile::embedded().unwrap();
+        ModelFile::check_destination(&path).unwrap();
+        model.save(&path).unwrap();
+        assert_eq!(ModelFile::load(&path).unwrap(), model);
+        for (i, other) in others.iter().enumerate() {
+            assert_eq!(
+                std::fs::read_to_string(other).unwrap(),
+                format!("another run, {i}")
+            );
+        }
+        // Nothing of this run's is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+
+    /// Two runs writing the same path at once (`digits train --out x.model`
+    /// twice): every check and every save succeeds, and the file is always
+    /// one run's whole model. Before, one run's check removed or truncated
+    /// the other's `x.model.partial` between its write and its rename: a
+    /// failed save, or a corrupt model while the save returned success.
+    #[test]
+    fn two_runs_saving_one_path_at_once_each_leave_a_whole_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.model");
+        let first = ModelFile::embedded().unwrap();
+        let mut second = first.clone();
+        second.meta.seed += 1;
+        let barrier = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for model in [&first, &second] {
+                let (path, barrier, first, second) = (&path, &barrier, &first, &second);
+                s.spawn(move || {
+                    barrier.wait();
+                    for round in 0..40 {
+                        ModelFile::check_destination(path)
+                            .unwrap_or_else(|e| panic!("check, round {round}: {e}"));
+                        model
+                            .save(path)
+                            .unwrap_or_else(|e| panic!("save, round {round}: {e}"));
+                        let now = ModelFile::load(path)
+                            .unwrap_or_else(|e| panic!("load, round {round}: {e}"));
+                        assert!(now == *first || now == *second, "round {round}");
+                    }
+                });
+            }
+        });
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

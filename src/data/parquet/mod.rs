@@ -24,13 +24,15 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Fields, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 
 use super::{parse_fsdd_name, Clip, DataError, Dataset, Result, SourceSplit};
 use crate::audio;
+
+mod guard;
 
 pub const PARQUET_AUDIO_COLUMN: &str = "audio";
 pub const PARQUET_LABEL_COLUMN: &str = "label";
@@ -55,7 +57,10 @@ pub fn read_parquet(path: &Path) -> Result<Dataset> {
             .unwrap_or_else(|| "unknown panic".into());
         Err(DataError::Parquet {
             path: path.to_path_buf(),
-            reason: format!("the file is corrupt (the parquet reader gave up: {what})"),
+            reason: format!(
+                "the file is corrupt (the parquet reader gave up: {})",
+                words(&what)
+            ),
         })
     })
 }
@@ -89,27 +94,61 @@ fn read_checked(path: &Path) -> Result<Dataset> {
         path: path.to_path_buf(),
         reason,
     };
-    let file = File::open(path).map_err(|source| DataError::Io {
+    let io_err = |source| DataError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| fail(format!("cannot open it as parquet ({e})")))?;
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let file_len = file.metadata().map_err(io_err)?.len();
+    // The parquet crate would spin on some corrupt metadata: walked first.
+    let mut empty_left = guard::MAX_EMPTY_ELEMENTS;
+    guard::check_footer(&mut file, file_len, &mut empty_left).map_err(&fail)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file.try_clone().map_err(io_err)?)
+        .map_err(|e| fail(format!("cannot open it as parquet: {}", parquet_words(&e))))?;
     check_schema(builder.schema()).map_err(&fail)?;
     check_chunks(builder.metadata(), file_len).map_err(&fail)?;
+    // Only the two columns read: another column's pages are neither
+    // decoded nor walked.
+    let parquet_schema = builder.parquet_schema();
+    let roots: Vec<usize> = parquet_schema
+        .root_schema()
+        .get_fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| [PARQUET_AUDIO_COLUMN, PARQUET_LABEL_COLUMN].contains(&f.name()))
+        .map(|(i, _)| i)
+        .collect();
+    for group in builder.metadata().row_groups() {
+        for (i, column) in group.columns().iter().enumerate() {
+            if !roots.contains(&parquet_schema.get_column_root_idx(i)) {
+                continue;
+            }
+            let (start, length) = column.byte_range();
+            let name = crate::text::one_line(&column.column_path().string()).into_owned();
+            guard::check_pages(&mut file, file_len, start, length, &name, &mut empty_left)
+                .map_err(&fail)?;
+        }
+    }
+    let projection = ProjectionMask::roots(parquet_schema, roots);
     let expected_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let reader = builder
+        .with_projection(projection)
         .build()
-        .map_err(|e| fail(format!("cannot read it ({e})")))?;
+        .map_err(|e| fail(format!("cannot read it: {}", parquet_words(&e))))?;
 
     let split = source_split_of(path);
     let origin_base = path.display().to_string();
-    let mut clips = Vec::with_capacity(expected_rows);
+    // The footer's row count is a claim: room for no more rows than the
+    // file holds WAV headers (44 bytes each).
+    let mut clips = Vec::with_capacity(expected_rows.min(file_len as usize / 44));
     let mut first_row = 0usize;
     for batch in reader {
-        let batch =
-            batch.map_err(|e| fail(format!("cannot read rows from row {first_row} on ({e})")))?;
+        let batch = batch.map_err(|e| {
+            fail(format!(
+                "cannot read rows from row {first_row} on: {}",
+                arrow_words(&e)
+            ))
+        })?;
         let columns = BatchColumns::new(&batch).map_err(&fail)?;
         for i in 0..batch.num_rows() {
             let row = first_row + i;
@@ -124,6 +163,53 @@ fn read_checked(path: &Path) -> Result<Dataset> {
         return Err(fail("it holds no rows".into()));
     }
     Ok(Dataset { clips })
+}
+
+/// A parquet error in words: its message without the crate's prefix.
+fn parquet_words(e: &parquet::errors::ParquetError) -> String {
+    use parquet::errors::ParquetError as P;
+    match e {
+        P::EOF(_) | P::NeedMoreData(_) | P::NeedMoreDataRange(_) => {
+            "it ends early; the file is truncated".into()
+        }
+        P::General(m) | P::NYI(m) | P::ArrowError(m) => words(m),
+        P::IndexOutOfBound(..) => "an index in it points past its data; the file is corrupt".into(),
+        other => words(&other.to_string()),
+    }
+}
+
+/// An arrow error (decoding a batch) in words.
+fn arrow_words(e: &arrow_schema::ArrowError) -> String {
+    match e {
+        arrow_schema::ArrowError::ParquetError(m) => words(m),
+        other => words(&other.to_string()),
+    }
+}
+
+/// A message from the parquet or arrow crates made one line of words: its
+/// first line, cut before any debug structure (`Utf8Error { valid_up_to: 2 }`,
+/// a flatbuffer verifier's trace), control characters escaped, at most 200
+/// characters.
+fn words(message: &str) -> String {
+    let first_line = message.lines().next().unwrap_or_default();
+    let mut text = match first_line.find('{') {
+        Some(at) => {
+            // `Name {` or `Name(… {`: the structure's name goes too.
+            let before = &first_line[..at];
+            let cut = before
+                .trim_end()
+                .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_' || c == '(');
+            cut.trim_end_matches([' ', ':', ',', '(']).to_string()
+        }
+        None => first_line.trim_end().to_string(),
+    };
+    if text.chars().count() > 200 {
+        text = text.chars().take(200).collect::<String>() + "…";
+    }
+    if text.is_empty() {
+        return "its contents are corrupt".into();
+    }
+    crate::text::one_line(&text).into_owned()
 }
 
 /// Writes clips in the Hugging Face audio layout: WAVs as 16-bit PCM at each
@@ -251,7 +337,7 @@ fn check_chunks(meta: &ParquetMetaData, file_len: u64) -> std::result::Result<()
             if !inside {
                 return Err(format!(
                     "row group {g}, column `{}` points outside the file; the file is corrupt",
-                    column.column_path().string()
+                    crate::text::one_line(&column.column_path().string())
                 ));
             }
         }
@@ -269,6 +355,14 @@ fn source_split_of(path: &Path) -> Option<SourceSplit> {
     } else {
         None
     }
+}
+
+/// An arrow type's name for a message: `Int64`, `Utf8`, `Struct`, `List`
+/// (a nested type's fields, which come from the file, left out).
+fn type_name(t: &DataType) -> String {
+    let full = t.to_string();
+    let name = full.split('(').next().unwrap_or_default().trim();
+    crate::text::one_line(name).into_owned()
 }
 
 fn is_binary(t: &DataType) -> bool {
@@ -302,7 +396,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
         schema
             .fields()
             .iter()
-            .map(|f| f.name().as_str())
+            .map(|f| crate::text::one_line(f.name()))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -315,7 +409,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
     let DataType::Struct(fields) = audio.data_type() else {
         return Err(format!(
             "column `{PARQUET_AUDIO_COLUMN}` is {}, not a struct; {EXPECTED}",
-            audio.data_type()
+            type_name(audio.data_type())
         ));
     };
     match fields.find(BYTES_FIELD) {
@@ -327,7 +421,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
         Some((_, f)) if !is_binary(f.data_type()) => {
             return Err(format!(
                 "`{PARQUET_AUDIO_COLUMN}.{BYTES_FIELD}` is {}, not binary; {EXPECTED}",
-                f.data_type()
+                type_name(f.data_type())
             ))
         }
         Some(_) => {}
@@ -336,7 +430,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
         if !is_string(f.data_type()) {
             return Err(format!(
                 "`{PARQUET_AUDIO_COLUMN}.{PATH_FIELD}` is {}, not a string; {EXPECTED}",
-                f.data_type()
+                type_name(f.data_type())
             ));
         }
     }
@@ -349,7 +443,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
     if !is_integer(label.data_type()) {
         return Err(format!(
             "column `{PARQUET_LABEL_COLUMN}` is {}, not an integer; {EXPECTED}",
-            label.data_type()
+            type_name(label.data_type())
         ));
     }
     Ok(())
@@ -454,7 +548,8 @@ impl<'a> BatchColumns<'a> {
         let bytes = self.bytes.get(i).ok_or_else(|| {
             format!(
                 "`{PARQUET_AUDIO_COLUMN}.{BYTES_FIELD}` is null (only a path{}); the file must embed the WAV bytes",
-                name.map(|n| format!(" `{n}`")).unwrap_or_default()
+                name.map(|n| format!(" `{}`", crate::text::one_line(n)))
+                    .unwrap_or_default()
             )
         })?;
         let decoded = audio::decode_wav(bytes)
@@ -464,7 +559,7 @@ impl<'a> BatchColumns<'a> {
             if f.digit != digit {
                 return Err(format!(
                     "label {digit} disagrees with the file name `{}` (digit {})",
-                    name.unwrap_or_default(),
+                    crate::text::one_line(name.unwrap_or_default()),
                     f.digit
                 ));
             }
@@ -509,7 +604,7 @@ fn label_at(col: &ArrayRef, i: usize) -> std::result::Result<Option<i128>, Strin
     v.map(Some).ok_or_else(|| {
         format!(
             "column `{PARQUET_LABEL_COLUMN}` is {}, not an integer",
-            col.data_type()
+            type_name(col.data_type())
         )
     })
 }
@@ -760,5 +855,54 @@ mod tests {
         clip.digit = 10;
         let r = reason(write_parquet(&dir.path().join("x.parquet"), &[clip]).unwrap_err());
         assert!(r.contains("digit 10 is outside 0..=9"), "{r}");
+    }
+
+    fn fuzz_find(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fuzz")
+            .join(name)
+    }
+
+    /// Footers whose unknown fields declare lists of booleans that the
+    /// parquet crate walks without reading a byte: 2^31 of them (a 20-byte
+    /// file, 5 s before), and a thousand such lists (6 KB, an hour and a
+    /// half). Both are refused before the crate sees them.
+    #[test]
+    fn lists_of_booleans_the_file_does_not_hold_are_refused() {
+        for name in ["hang_list1.parquet", "hang_nested.parquet"] {
+            let r = reason(read_parquet(&fuzz_find(name)).unwrap_err());
+            assert_eq!(
+                r,
+                "its metadata is corrupt (a list in a FileMetaData declares 2147483647 \
+                 values it does not hold)",
+                "{name}"
+            );
+        }
+    }
+
+    /// Field names and other text from the file are shown escaped, on one
+    /// line; the crates' debug structures are cut from their messages.
+    #[test]
+    fn text_from_the_file_is_escaped_and_debug_structures_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        write_raw(
+            &path,
+            vec![("lab\nel\u{1b}[2J", Arc::new(Int64Array::from(vec![1, 2])))],
+        );
+        let r = reason(read_parquet(&path).unwrap_err());
+        assert!(
+            r.starts_with("missing column `audio` (columns: lab\\nel\\u{1b}[2J)"),
+            "{r}"
+        );
+        assert_eq!(
+            words("Invalid argument error: Unable to get root as message: Utf8Error { valid_up_to: 2, error_len: Some(1) }"),
+            "Invalid argument error: Unable to get root as message"
+        );
+        assert_eq!(
+            words("Range [8, 12) is out of bounds.\n\twhile verifying table field `schema`"),
+            "Range [8, 12) is out of bounds."
+        );
+        assert_eq!(words("{}"), "its contents are corrupt");
     }
 }
