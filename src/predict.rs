@@ -113,57 +113,94 @@ impl Predictor {
 
     /// The digit in `audio`, or why it has none.
     pub fn answer(&mut self, audio: &Audio) -> Result<Answer, PredictError> {
-        if audio.is_silent() {
-            return Err(PredictError::Silent);
-        }
-        // Shorter than the stretch the word is sought in: nothing can rise.
-        let stretch_ms = self.recognizer.model().front_end.endpoint.seed_ms;
-        let ms = 1e3 * audio.seconds();
-        if ms < f64::from(stretch_ms) {
-            return Err(PredictError::TooShort { ms });
-        }
-        let prediction = self
-            .recognizer
-            .recognize(&audio.samples, audio.sample_rate)
-            .map_err(PredictError::Classify)?;
-        let rise_db = self.recognizer.word_rise_db();
-        if rise_db < MIN_WORD_RISE_DB {
-            return Err(PredictError::NoWord {
-                rise_db,
-                stretch_ms,
-            });
-        }
-        // The VAD `listen --auto` splits a stream with: one digit per file
-        // is named, with a warning when the file sounds like more.
-        let words = Vad::count_in(&audio.samples, audio.sample_rate).map_or(1, |n| n.max(1));
-        Ok(Answer { prediction, words })
+        answer(&mut self.recognizer, audio)
     }
 
     /// [`Self::answer`] for a long recording, read again in passes: the
     /// same checks and, bit for bit, the same features.
     pub fn answer_long(&mut self, long: &mut LongRecording) -> Result<Answer, PredictError> {
-        if long.silent {
-            return Err(PredictError::Silent);
-        }
-        let stretch_ms = self.recognizer.model().front_end.endpoint.seed_ms;
-        let ms = 1e3 * long.seconds();
-        if ms < f64::from(stretch_ms) {
-            return Err(PredictError::TooShort { ms });
-        }
-        let prediction = self
-            .recognizer
-            .recognize_replayed(long.reader.as_mut())
-            .map_err(PredictError::Classify)?;
-        let rise_db = self.recognizer.word_rise_db();
-        if rise_db < MIN_WORD_RISE_DB {
-            return Err(PredictError::NoWord {
-                rise_db,
-                stretch_ms,
-            });
-        }
+        let (silent, seconds) = (long.silent, long.seconds());
+        let reader = long.reader.as_mut();
+        let prediction = checked(&mut self.recognizer, silent, seconds, |r| {
+            r.recognize_replayed(reader)
+        })?;
         Ok(Answer {
             prediction,
             words: long.words.map_or(1, |n| n.max(1)),
         })
     }
+}
+
+/// The digit in `audio`, or why it has none, by `recognizer`: what
+/// `predict` answers for a file and `POST /api/predict` for a body.
+pub fn answer(recognizer: &mut Recognizer, audio: &Audio) -> Result<Answer, PredictError> {
+    let prediction = checked(recognizer, audio.is_silent(), audio.seconds(), |r| {
+        r.recognize(&audio.samples, audio.sample_rate)
+    })?;
+    // The VAD `listen --auto` splits a stream with: one digit per file
+    // is named, with a warning when the file sounds like more.
+    let words = Vad::count_in(&audio.samples, audio.sample_rate).map_or(1, |n| n.max(1));
+    Ok(Answer { prediction, words })
+}
+
+/// `predict`'s checks around `recognize`, in its order: some sound, long
+/// enough to hold a word, a word that rises above the background.
+fn checked(
+    recognizer: &mut Recognizer,
+    silent: bool,
+    seconds: f64,
+    recognize: impl FnOnce(&mut Recognizer) -> Result<Prediction, ModelError>,
+) -> Result<Prediction, PredictError> {
+    if silent {
+        return Err(PredictError::Silent);
+    }
+    // Shorter than the stretch the word is sought in: nothing can rise.
+    let stretch_ms = recognizer.model().front_end.endpoint.seed_ms;
+    let ms = 1e3 * seconds;
+    if ms < f64::from(stretch_ms) {
+        return Err(PredictError::TooShort { ms });
+    }
+    let prediction = recognize(recognizer).map_err(PredictError::Classify)?;
+    let rise_db = recognizer.word_rise_db();
+    if rise_db < MIN_WORD_RISE_DB {
+        return Err(PredictError::NoWord {
+            rise_db,
+            stretch_ms,
+        });
+    }
+    Ok(prediction)
+}
+
+/// The object `digits predict --json` prints for a file (and `POST
+/// /api/predict` answers): `file`, `digit`, `confidence`, the `top` K as
+/// `[digit, probability]` pairs, `ms`, and `words` when the clip sounds
+/// like more than one.
+pub fn prediction_json(
+    name: &str,
+    p: &Prediction,
+    top: usize,
+    ms: f64,
+    words: usize,
+) -> serde_json::Value {
+    use serde_json::json;
+    let round = |v: f64, places: i32| {
+        let k = 10f64.powi(places);
+        (v * k).round() / k
+    };
+    let top: Vec<serde_json::Value> = p
+        .top(top.max(1))
+        .iter()
+        .map(|&(d, s)| json!([d, round(f64::from(s), 4)]))
+        .collect();
+    let mut v = json!({
+        "file": name,
+        "digit": p.digit,
+        "confidence": round(f64::from(p.confidence), 4),
+        "top": top,
+        "ms": round(ms, 3),
+    });
+    if words > 1 {
+        v["words"] = json!(words);
+    }
+    v
 }

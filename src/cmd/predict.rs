@@ -11,7 +11,7 @@ use digits::model::{ModelFile, Prediction};
 use digits::predict::{LongRecording, Predictor, LONG_FRAMES};
 use serde_json::json;
 
-use super::{round, BadInput, EXIT_BAD_INPUT};
+use super::{BadInput, EXIT_BAD_INPUT};
 
 /// What a failed write of the results was doing (as `say!` puts it).
 const WRITING: &str = "writing the results to standard output";
@@ -263,22 +263,7 @@ enum Loaded {
 /// than one: `"words"` in the JSON object, as the warning on stderr says).
 fn line(name: &str, p: &Prediction, top: usize, ms: f64, as_json: bool, words: usize) -> String {
     if as_json {
-        let top: Vec<_> = p
-            .top(top.max(1))
-            .iter()
-            .map(|&(d, s)| json!([d, round(f64::from(s), 4)]))
-            .collect();
-        let mut v = json!({
-            "file": name,
-            "digit": p.digit,
-            "confidence": round(f64::from(p.confidence), 4),
-            "top": top,
-            "ms": round(ms, 3),
-        });
-        if words > 1 {
-            v["words"] = json!(words);
-        }
-        return v.to_string();
+        return digits::predict::prediction_json(name, p, top, ms, words).to_string();
     }
     let mut s = format!("{name}: {} ({:.2})", p.digit, p.confidence);
     if top > 1 {

@@ -1,7 +1,7 @@
 //! `POST /api/predict`: one WAV in the body, the object `digits predict
 //! --json` prints for it out.
 //!
-//! [`classify_clip`] runs `predict`'s checks in `predict`'s order (no sound,
+//! [`classify_clip`] runs `predict`'s checks (`digits::predict::answer`: no sound,
 //! too short, no word rising above the background) and counts the words,
 //! with the same messages; [`prediction_json`] builds `predict --json`'s
 //! object. The handler decodes and classifies on a blocking thread, a few
@@ -15,14 +15,13 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
+use super::error_response;
 use super::state::AppState;
-use super::{error_response, round};
 use crate::audio::{decode_wav, Audio};
-use crate::features::endpoint::MIN_WORD_RISE_DB;
-use crate::listen::Vad;
 use crate::model::{Prediction, Recognizer};
+pub use crate::predict::prediction_json;
+use crate::predict::PredictError;
 
 /// Why a clip got no digit: the message `predict` prints for it, and
 /// whether the clip (400) or the server (500) is at fault.
@@ -41,65 +40,20 @@ impl ClipError {
     }
 }
 
-/// `predict`'s verdict on one decoded clip named `name`: the prediction
-/// and how many words the clip sounds like (more than one: `"words"` in
-/// the JSON object, as `predict` warns).
+/// `predict`'s verdict on one decoded clip named `name` (its checks, its
+/// messages): the prediction and how many words the clip sounds like
+/// (more than one: `"words"` in the JSON object, as `predict` warns).
 pub fn classify_clip(
     recognizer: &mut Recognizer,
     audio: &Audio,
     name: &str,
 ) -> Result<(Prediction, usize), ClipError> {
-    if audio.is_silent() {
-        return Err(ClipError::bad(format!(
-            "{name}: no sound (every sample the same, within one 16-bit step); check that the microphone was on and not muted"
-        )));
-    }
-    // Shorter than the stretch the word is sought in: nothing can rise.
-    let stretch_ms = recognizer.model().front_end.endpoint.seed_ms;
-    let clip_ms = 1e3 * audio.seconds();
-    if clip_ms < f64::from(stretch_ms) {
-        return Err(ClipError::bad(format!(
-            "{name}: too short to hold a word ({clip_ms:.0} ms of audio; a spoken digit lasts a few hundred ms)"
-        )));
-    }
-    let p = recognizer
-        .recognize(&audio.samples, audio.sample_rate)
+    crate::predict::answer(recognizer, audio)
+        .map(|a| (a.prediction, a.words))
         .map_err(|e| ClipError {
-            message: format!("{name}: cannot classify: {e}"),
-            bad_input: e.is_bad_input(),
-        })?;
-    let rise = recognizer.word_rise_db();
-    if rise < MIN_WORD_RISE_DB {
-        // Rounded down, so 2.96 dB never reads as the 3 dB it missed.
-        let shown = (rise * 10.0).floor() / 10.0;
-        return Err(ClipError::bad(format!(
-            "{name}: no word heard (its loudest {stretch_ms} ms is {shown:.1} dB above the background, a word rises {MIN_WORD_RISE_DB} dB or more); check that the recording holds a spoken digit"
-        )));
-    }
-    let words = Vad::count_in(&audio.samples, audio.sample_rate).map_or(1, |n| n.max(1));
-    Ok((p, words))
-}
-
-/// The object `digits predict --json` prints for a file: `file`, `digit`,
-/// `confidence`, the `top` K as `[digit, probability]` pairs, `ms`, and
-/// `words` when the clip sounds like more than one.
-pub fn prediction_json(name: &str, p: &Prediction, top: usize, ms: f64, words: usize) -> Value {
-    let top: Vec<Value> = p
-        .top(top.max(1))
-        .iter()
-        .map(|&(d, s)| json!([d, round(f64::from(s), 4)]))
-        .collect();
-    let mut v = json!({
-        "file": name,
-        "digit": p.digit,
-        "confidence": round(f64::from(p.confidence), 4),
-        "top": top,
-        "ms": round(ms, 3),
-    });
-    if words > 1 {
-        v["words"] = json!(words);
-    }
-    v
+            bad_input: !matches!(&e, PredictError::Classify(m) if !m.is_bad_input()),
+            message: format!("{name}: {e}"),
+        })
 }
 
 /// `?name=` (what the answer and its errors call the clip; `-` by default,
