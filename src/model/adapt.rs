@@ -116,7 +116,9 @@ pub fn adapt(base: &ModelFile, clips: &[Clip], opts: &AdaptOptions) -> Result<Ad
     }
     let frame_dim = base.front_end.mfcc.frame_dim();
     let mut front_end = FrontEnd::new(&base.front_end, base.cmvn.clone())?;
+    // Each take's pooled vector and frames, kept for the check below.
     let mut pooled = Vec::with_capacity(clips.len());
+    let mut frames = Vec::with_capacity(clips.len());
     let mut v = Vec::new();
     for c in clips.iter() {
         front_end.features(&c.samples, c.sample_rate, &mut v)?;
@@ -127,6 +129,7 @@ pub fn adapt(base: &ModelFile, clips: &[Clip], opts: &AdaptOptions) -> Result<Ad
             frame_dim,
         );
         pooled.push(v.clone());
+        frames.push(front_end.normalized_frames().to_vec());
         *added.get_mut(&speaker_of(c)).expect("counted above") += 1;
     }
     let personal = personal.quantized();
@@ -163,14 +166,7 @@ pub fn adapt(base: &ModelFile, clips: &[Clip], opts: &AdaptOptions) -> Result<Ad
         }
         checked += 1;
         let probs = rec.svm_probabilities_of(&pooled[i]);
-        front_end.features(&c.samples, c.sample_rate, &mut v)?;
-        let dist = p.distances_without(
-            front_end.normalized_frames(),
-            frame_dim,
-            &probs,
-            &mut scratch,
-            Some(kept + i),
-        );
+        let dist = p.distances_without(&frames[i], frame_dim, &probs, &mut scratch, Some(kept + i));
         let combined = p.combine(&probs, &dist);
         let heard = (0..combined.len())
             .max_by(|a, b| combined[*a].total_cmp(&combined[*b]))
