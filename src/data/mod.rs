@@ -27,19 +27,22 @@ pub const OFFICIAL_TEST_TAKES: std::ops::RangeInclusive<u32> = 0..=4;
 /// Errors from finding or reading a dataset.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: no such file or folder; pass a folder of FSDD WAVs or .parquet files to --data, or run `digits fetch`")]
+    #[error("{}: no such file or folder; pass a folder of FSDD WAVs or .parquet files to --data, or run `digits fetch`", crate::text::path(path))]
     Missing { path: PathBuf },
-    #[error("cannot read {path}")]
+    #[error("cannot read {}", crate::text::path(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: no labelled WAVs found in this folder or below; name them `{{digit}}_{{speaker}}_{{take}}.wav` (FSDD), or put them in folders named zero … nine")]
+    #[error("{}: no labelled WAVs found in this folder or below; name them `{{digit}}_{{speaker}}_{{take}}.wav` (FSDD), or put them in folders named zero … nine", crate::text::path(path))]
     NoClips { path: PathBuf },
     #[error(transparent)]
     Wav(#[from] crate::audio::AudioError),
-    #[error("{count} of the {total} labelled WAVs under {dir} cannot be read; fix or remove them: {list}")]
+    #[error(
+        "{count} of the {total} labelled WAVs under {} cannot be read; fix or remove them: {list}",
+        crate::text::path(dir)
+    )]
     Unreadable {
         dir: PathBuf,
         count: usize,
@@ -47,9 +50,9 @@ pub enum DataError {
         /// The first few, each `path: reason`.
         list: String,
     },
-    #[error("{path} is one WAV file; --data takes a folder of labelled WAVs or .parquet files (to classify one file, use `digits predict`)")]
+    #[error("{} is one WAV file; --data takes a folder of labelled WAVs or .parquet files (to classify one file, use `digits predict`)", crate::text::path(path))]
     SingleWav { path: PathBuf },
-    #[error("{path}: not a dataset parquet file: {reason}")]
+    #[error("{}: not a dataset parquet file: {reason}", crate::text::path(path))]
     Parquet { path: PathBuf, reason: String },
     #[error("the speaker split needs speaker names, but {origin} has none; use a folder of FSDD WAVs or parquet whose `path` column carries `{{digit}}_{{speaker}}_{{take}}.wav`")]
     NoSpeaker { origin: String },
@@ -268,4 +271,28 @@ fn no_official_training_clips() -> DataError {
 /// Where tests and benches find FSDD on this machine kind.
 pub fn shared_fsdd_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fsdd/recordings")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file name with a newline and a terminal escape (found by fuzzing
+    /// `read_parquet`) is shown escaped, on one line.
+    #[test]
+    fn paths_in_errors_are_escaped() {
+        let path = PathBuf::from("dir/a\nb\u{1b}[2J.wav");
+        let io = DataError::Io {
+            path: path.clone(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(io.to_string(), "cannot read dir/a\\nb\\u{1b}[2J.wav");
+        for e in [
+            DataError::Missing { path: path.clone() },
+            DataError::NoClips { path: path.clone() },
+            DataError::SingleWav { path: path.clone() },
+        ] {
+            assert!(!e.to_string().chars().any(char::is_control), "{e}");
+        }
+    }
 }
