@@ -439,22 +439,27 @@ pub fn speaker_folds(
     opts: &crate::model::TrainOptions,
     on_fold: &dyn Fn(&str),
 ) -> Result<(Vec<Fold>, Metrics)> {
-    let r = speaker_folds_with_noise(data, opts, NoiseKind::White, &[], NOISE_SEED, on_fold)?;
+    let r = speaker_folds_with_noise(data, opts, NoiseKind::White, &[], NOISE_SEED, &[], on_fold)?;
     Ok((r.folds, r.pooled))
 }
 
 /// [`speaker_folds`], and each fold's model also scored on its held-out
 /// clips with `kind` noise at each SNR in `levels` (babble from that fold's
 /// training speakers); the noisy accuracies are pooled over all folds.
+/// With `held_out` names, only those speakers' folds are run.
 pub fn speaker_folds_with_noise(
     data: &Dataset,
     opts: &crate::model::TrainOptions,
     kind: NoiseKind,
     levels: &[f64],
     seed: u64,
+    held_out: &[String],
     on_fold: &dyn Fn(&str),
 ) -> Result<SpeakerReport> {
-    let folds = data.speaker_folds()?;
+    let mut folds = data.speaker_folds()?;
+    if !held_out.is_empty() {
+        folds.retain(|(s, _, _)| held_out.contains(s));
+    }
     let mut out = Vec::new();
     let (mut truth, mut predicted) = (Vec::new(), Vec::new());
     let mut correct = vec![0usize; levels.len()];

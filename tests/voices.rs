@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use digits::audio::{decode_wav, read_wav, Audio};
 use digits::model::{ModelFile, Recognizer};
 
-use crate::util::wav_header;
+use crate::util::{digits_cmd, recordings, wav_header};
 
 const PACKAGES: &str = "asterisk-core-sounds-en-wav csmash-data saytime scid-data";
 const WORDS: [&str; 10] = [
@@ -81,4 +81,123 @@ fn real_voices_from_debian_packages_are_heard() {
     }
     assert_eq!(total, 38);
     assert!(right >= 35, "{right}/{total}");
+}
+
+/// `dir/fsdd`: FSDD's takes 0-5 of every speaker (360 clips, for a quick
+/// fold), and `dir/real`: the Debian voices that ship WAVs, FSDD-named.
+fn fsdd_and_real(dir: &Path) -> (PathBuf, PathBuf) {
+    let (fsdd, real) = (dir.join("fsdd"), dir.join("real"));
+    std::fs::create_dir(&fsdd).unwrap();
+    std::fs::create_dir(&real).unwrap();
+    for entry in std::fs::read_dir(recordings()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let take: Option<u32> = name
+            .trim_end_matches(".wav")
+            .rsplit('_')
+            .next()
+            .and_then(|t| t.parse().ok());
+        if take.is_some_and(|t| t < 6) {
+            std::fs::copy(recordings().join(&name), fsdd.join(&name)).unwrap();
+        }
+    }
+    for voice in ["allison", "csmash", "scid"] {
+        for digit in 0..10 {
+            if let Some(path) = clip(voice, digit) {
+                load(&path); // names the packages when a file is missing
+                std::fs::copy(&path, real.join(format!("{digit}_{voice}_0.wav"))).unwrap();
+            }
+        }
+    }
+    (fsdd, real)
+}
+
+/// Leave-one-voice-out over every source: each held-out voice is scored by
+/// a model that never heard it, and the report says which kind it is.
+#[test]
+fn eval_split_voice_holds_out_each_voice_and_reports_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fsdd, real) = fsdd_and_real(dir.path());
+    let sources = [
+        format!("fsdd={}", fsdd.display()),
+        format!("real={}", real.display()),
+    ];
+    let out = digits_cmd()
+        .args(["eval", "--split", "voice", "--held-out", "csmash,theo"])
+        .args(["--json", "--quiet", "--data"])
+        .args(&sources)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["split"], "voice");
+    let folds = v["folds"].as_array().unwrap();
+    let fold = |name: &str| folds.iter().find(|f| f["speaker"] == name).unwrap();
+    assert_eq!(folds.len(), 2);
+    assert_eq!(fold("csmash")["kind"], "real");
+    assert_eq!(fold("csmash")["n"], 10);
+    assert_eq!(fold("theo")["kind"], "fsdd");
+    assert_eq!(fold("theo")["n"], 60);
+    let acc = |name: &str| fold(name)["accuracy"].as_f64().unwrap();
+    eprintln!("csmash {}, theo {}", acc("csmash"), acc("theo"));
+    assert!(acc("csmash") >= 0.8, "{v}");
+    assert!(acc("theo") >= 0.75, "{v}");
+    let kinds = v["kinds"].as_array().unwrap();
+    assert_eq!(kinds.len(), 2);
+    for k in kinds {
+        let name = k["kind"].as_str().unwrap();
+        let held_out = if name == "real" { "csmash" } else { "theo" };
+        assert_eq!(k["voices"], 1);
+        assert_eq!(k["worst_voice"], held_out);
+        assert_eq!(k["mean_accuracy"].as_f64(), Some(acc(held_out)));
+    }
+
+    // In text: one line per kind.
+    let text = digits_cmd()
+        .args([
+            "eval",
+            "--split",
+            "voice",
+            "--held-out",
+            "scid",
+            "--quiet",
+            "--data",
+        ])
+        .args(&sources)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("real: 1 voice, mean ") && l.ends_with("(scid)")),
+        "{text}"
+    );
+
+    // A voice that is not in the data is named, with the voices there are.
+    digits_cmd()
+        .args(["eval", "--split", "voice", "--held-out", "nobody", "--data"])
+        .args(&sources)
+        .assert()
+        .code(2)
+        .stderr(
+            "digits: --held-out: no voice `nobody` in the data (voices: allison, csmash, george, \
+             jackson, lucas, nicolas, scid, theo, yweweler)\n",
+        );
+    digits_cmd()
+        .args([
+            "eval",
+            "--split",
+            "official",
+            "--held-out",
+            "theo",
+            "--data",
+        ])
+        .arg(&fsdd)
+        .assert()
+        .code(2)
+        .stderr("digits: --held-out needs --split voice, or --enroll\n");
 }

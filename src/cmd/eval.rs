@@ -2,6 +2,7 @@
 //! speed of a model on a test split, or leave-one-speaker-out folds; with
 //! `--snr`, accuracy under seeded added noise; with `--plot`, charts.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,20 +15,23 @@ use digits::model::{AdaptOptions, ModelFile, TrainOptions};
 use digits::plot::{self, PlotError};
 use serde_json::json;
 
-use super::{data_paths, round, BadInput};
+use super::{data_sources, round, BadInput};
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
     /// Model file [default: the embedded model]
     #[arg(long, short)]
     pub model: Option<PathBuf>,
-    /// FSDD data: folders of `{digit}_{speaker}_{take}.wav` and/or .parquet files
+    /// FSDD data: folders of `{digit}_{speaker}_{take}.wav` and/or .parquet files,
+    /// each optionally labelled with the kind of voices it holds
+    /// (real=DIR), which --split voice reports apart
     /// [default: the files `digits fetch` downloaded]
-    #[arg(long, num_args = 1.., value_name = "DIR|PARQUET")]
+    #[arg(long, num_args = 1.., value_name = "[KIND=]DIR|PARQUET")]
     pub data: Vec<PathBuf>,
     /// official: test the model on the 300 official test clips;
     /// all: test it on every clip given (recordings of your own);
-    /// speaker: train and test all leave-one-speaker-out folds
+    /// speaker: train and test all leave-one-speaker-out folds;
+    /// voice: the same over every source given, reported by kind of voice
     #[arg(long, value_enum, default_value_t = EvalSplit::Official)]
     pub split: EvalSplit,
     /// Also measure accuracy with noise added at these signal-to-noise ratios
@@ -57,7 +61,8 @@ pub struct EvalArgs {
     /// e.g. --enroll 0,1,3
     #[arg(long, value_delimiter = ',', value_name = "K,...")]
     pub enroll: Vec<usize>,
-    /// With --enroll: hold out only these speakers (default: each in turn)
+    /// With --enroll or --split voice: hold out only these speakers or
+    /// voices (default: each in turn)
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub held_out: Vec<String>,
     /// Print one JSON object instead of tables
@@ -76,6 +81,8 @@ pub enum EvalSplit {
     All,
     /// Leave one speaker out, for every speaker
     Speaker,
+    /// Leave one voice out over every source, reported by kind of voice
+    Voice,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -108,18 +115,11 @@ impl NoiseArg {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let levels = parse_snr(&args.snr)?;
-    if args.split != EvalSplit::Speaker {
-        for (flag, given) in [
-            ("--enroll", !args.enroll.is_empty()),
-            ("--held-out", !args.held_out.is_empty()),
-        ] {
-            if given {
-                return Err(BadInput(format!("{flag} needs --split speaker")).into());
-            }
-        }
+    if args.split != EvalSplit::Speaker && !args.enroll.is_empty() {
+        return Err(BadInput("--enroll needs --split speaker".into()).into());
     }
-    if args.enroll.is_empty() && !args.held_out.is_empty() {
-        return Err(BadInput("--held-out needs --enroll".into()).into());
+    if !args.held_out.is_empty() && args.enroll.is_empty() && args.split != EvalSplit::Voice {
+        return Err(BadInput("--held-out needs --split voice, or --enroll".into()).into());
     }
     if !args.enroll.is_empty() && !levels.is_empty() {
         return Err(
@@ -129,12 +129,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.plot {
         plot::prepare_dir(dir).map_err(plot_error)?;
     }
-    let paths = data_paths(&args.data)?;
-    let data = Dataset::load(&paths)?;
+    let (data, kinds) = Dataset::load_sources(&data_sources(&args.data)?)?;
     let (out, plots) = match args.split {
         EvalSplit::Official | EvalSplit::All => test_split(&args, &data, &levels)?,
         EvalSplit::Speaker if !args.enroll.is_empty() => enrolled(&args, &data)?,
-        EvalSplit::Speaker => speaker(&args, &data, &levels)?,
+        EvalSplit::Speaker => speaker(&args, &data, &levels, None)?,
+        EvalSplit::Voice => {
+            let kinds = voice_kinds(&data, &kinds)?;
+            speaker(&args, &data, &levels, Some(&kinds))?
+        }
     };
     super::write_stdout(out.as_bytes())?;
     // On stderr, so `--json` output stays one object.
@@ -404,9 +407,88 @@ fn enrolled(args: &EvalArgs, data: &Dataset) -> anyhow::Result<Report> {
     Ok((s, Vec::new()))
 }
 
-fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Report> {
+/// Each voice's kind (the kind of the first source it appears in); every
+/// `--held-out` name must be a voice of the data.
+fn voice_kinds(data: &Dataset, kinds: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (c, k) in data.clips.iter().zip(kinds) {
+        let Some(voice) = &c.speaker else {
+            return Err(digits::data::DataError::NoSpeaker {
+                origin: c.origin.clone(),
+            }
+            .into());
+        };
+        out.entry(voice.clone()).or_insert_with(|| k.clone());
+    }
+    Ok(out)
+}
+
+/// A kind's held-out voices: how many, their mean and worst accuracy.
+struct KindSummary<'a> {
+    kind: &'a str,
+    folds: Vec<&'a eval::Fold>,
+}
+
+impl KindSummary<'_> {
+    fn mean(&self) -> f64 {
+        self.folds.iter().map(|f| f.accuracy).sum::<f64>() / self.folds.len().max(1) as f64
+    }
+
+    fn worst(&self) -> &eval::Fold {
+        self.folds
+            .iter()
+            .min_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
+            .expect("a kind has a fold")
+    }
+}
+
+fn kind_summaries<'a>(
+    folds: &'a [eval::Fold],
+    kinds: &'a BTreeMap<String, String>,
+) -> Vec<KindSummary<'a>> {
+    let mut out: Vec<KindSummary> = Vec::new();
+    for f in folds {
+        let kind = kinds.get(&f.speaker).map_or("", String::as_str);
+        match out.iter_mut().find(|k| k.kind == kind) {
+            Some(k) => k.folds.push(f),
+            None => out.push(KindSummary {
+                kind,
+                folds: vec![f],
+            }),
+        }
+    }
+    out
+}
+
+/// `--split speaker`, or with `kinds` `--split voice`: one fold per speaker
+/// (voice), each scored by a model trained on all the others.
+fn speaker(
+    args: &EvalArgs,
+    data: &Dataset,
+    levels: &[f64],
+    kinds: Option<&BTreeMap<String, String>>,
+) -> anyhow::Result<Report> {
+    let (split, who, name) = match kinds {
+        Some(_) => ("voice", "voices", "leave-one-voice-out"),
+        None => ("speaker", "speakers", "leave-one-speaker-out"),
+    };
     if args.model.is_some() {
-        super::notice("--split speaker trains a fresh model per fold; --model is not used");
+        super::notice(&format!(
+            "--split {split} trains a fresh model per fold; --model is not used"
+        ));
+    }
+    if let Some(kinds) = kinds {
+        for v in &args.held_out {
+            if !kinds.contains_key(v) {
+                let names: Vec<&str> = kinds.keys().map(String::as_str).collect();
+                return Err(BadInput(format!(
+                    "--held-out: no voice `{}` in the data (voices: {})",
+                    digits::text::one_line(v),
+                    names.join(", ")
+                ))
+                .into());
+            }
+        }
     }
     let opts = TrainOptions::default();
     let quiet = args.quiet;
@@ -416,9 +498,10 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
         args.noise.kind(),
         levels,
         args.noise_seed,
+        &args.held_out,
         &|s| {
             if !quiet {
-                note!("fold: testing on {s}, training on the other speakers");
+                note!("fold: testing on {s}, training on the other {who}");
             }
         },
     )?;
@@ -432,20 +515,14 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
     let mean = report.mean_accuracy();
     let worst = report
         .worst()
-        .expect("speaker_folds makes two folds or more");
+        .expect("speaker_folds makes one fold or more");
     let confusion_title = format!(
-        "leave-one-speaker-out, pooled: {:.1}% of {} correct",
+        "{name}, pooled: {:.1}% of {} correct",
         100.0 * pooled.accuracy,
         pooled.n
     );
-    let snr_title = format!(
-        "leave-one-speaker-out, pooled, {} noise added",
-        args.noise.name()
-    );
-    let speakers_title = format!(
-        "leave-one-speaker-out: held-out accuracy, mean {:.1}%",
-        100.0 * mean
-    );
+    let snr_title = format!("{name}, pooled, {} noise added", args.noise.name());
+    let speakers_title = format!("{name}: held-out accuracy, mean {:.1}%", 100.0 * mean);
     let draw_confusion = |d: &Path| plot::confusion(d, pooled, &confusion_title);
     let draw_speakers = |d: &Path| plot::speakers(d, folds, &speakers_title);
     let draw_snr =
@@ -456,30 +533,70 @@ fn speaker(args: &EvalArgs, data: &Dataset, levels: &[f64]) -> anyhow::Result<Re
     }
     let plots = write_plots(args, &charts)?;
     let folds = folds.as_slice();
+    let by_kind = kinds.map(|k| kind_summaries(folds, k));
+    let kind_of = |f: &eval::Fold| kinds.and_then(|k| k.get(&f.speaker)).cloned();
     if args.json {
         let mut v = metrics_json(pooled);
-        v["split"] = json!("speaker");
+        v["split"] = json!(split);
         v["folds"] = json!(folds
             .iter()
-            .map(|f| json!({"speaker": f.speaker, "accuracy": f.accuracy, "n": f.n}))
+            .map(|f| {
+                let mut o = json!({"speaker": f.speaker, "accuracy": f.accuracy, "n": f.n});
+                if let Some(k) = kind_of(f) {
+                    o["kind"] = json!(k);
+                }
+                o
+            })
             .collect::<Vec<_>>());
         v["mean_accuracy"] = json!(mean);
         v["worst_accuracy"] = json!(worst.accuracy);
+        if let Some(by_kind) = &by_kind {
+            v["kinds"] = json!(by_kind
+                .iter()
+                .map(|k| json!({
+                    "kind": k.kind,
+                    "voices": k.folds.len(),
+                    "clips": k.folds.iter().map(|f| f.n).sum::<usize>(),
+                    "mean_accuracy": k.mean(),
+                    "worst_accuracy": k.worst().accuracy,
+                    "worst_voice": k.worst().speaker,
+                }))
+                .collect::<Vec<_>>());
+        }
         v["errors"] = misses_json(&report.misses);
         add_no_word_json(&mut v, &report.no_word);
         add_snr_json(&mut v, args, snr);
         return Ok((format!("{v}\n"), plots));
     }
     let mut s = String::new();
-    writeln!(s, "leave-one-speaker-out ({} folds)", folds.len())?;
+    writeln!(s, "{name} ({} folds)", folds.len())?;
     for f in folds {
+        let kind = kind_of(f).map(|k| format!("  {k}")).unwrap_or_default();
         writeln!(
             s,
-            "  {:<10} {:>6.2}%  ({} clips)",
+            "  {:<10} {:>6.2}%  ({} clips){kind}",
             f.speaker,
             100.0 * f.accuracy,
             f.n
         )?;
+    }
+    if let Some(by_kind) = &by_kind {
+        for k in by_kind {
+            writeln!(
+                s,
+                "{}: {} {}, mean {:.2}%, worst {:.2}% ({})",
+                k.kind,
+                k.folds.len(),
+                if k.folds.len() == 1 {
+                    "voice"
+                } else {
+                    "voices"
+                },
+                100.0 * k.mean(),
+                100.0 * k.worst().accuracy,
+                k.worst().speaker
+            )?;
+        }
     }
     writeln!(
         s,

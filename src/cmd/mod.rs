@@ -184,13 +184,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// The `--data` paths, or the files `digits fetch` downloaded when none are given.
 pub fn data_paths(given: &[std::path::PathBuf]) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    Ok(data_sources(given)?.into_iter().map(|s| s.path).collect())
+}
+
+/// The `--data` sources with their kinds (`KIND=PATH`), or the files
+/// `digits fetch` downloaded (kind `fsdd`).
+pub fn data_sources(given: &[std::path::PathBuf]) -> anyhow::Result<Vec<digits::data::Source>> {
+    use digits::data::Source;
     if !given.is_empty() {
-        return Ok(given.to_vec());
+        return Ok(given.iter().map(|p| Source::parse(p)).collect());
     }
-    digits::fetch::cached_dataset_files().ok_or_else(|| {
+    let files = digits::fetch::cached_dataset_files().ok_or_else(|| {
         BadInput("no data: pass --data DIR|PARQUET (e.g. --data ../shared/fsdd/recordings) or run `digits fetch` first".into())
-            .into()
-    })
+    })?;
+    Ok(files
+        .into_iter()
+        .map(|path| Source {
+            kind: "fsdd".into(),
+            path,
+        })
+        .collect())
 }
 
 /// `v` rounded to `places` decimals, for `--json` output: probabilities to

@@ -13,13 +13,19 @@ use super::{data_paths, BadInput};
 
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// FSDD data: folders of `{digit}_{speaker}_{take}.wav` and/or .parquet files
+    /// FSDD data: folders of `{digit}_{speaker}_{take}.wav` and/or .parquet files;
+    /// a `KIND=` label (real=DIR), as eval takes it, is accepted and ignored
     /// [default: the files `digits fetch` downloaded]
-    #[arg(long, num_args = 1.., value_name = "DIR|PARQUET")]
+    #[arg(long, num_args = 1.., value_name = "[KIND=]DIR|PARQUET")]
     pub data: Vec<PathBuf>,
-    /// Which clips to train on: the official training split (takes 5-49) or all
+    /// Which clips of --data to train on: the official training split (takes
+    /// 5-49) or all
     #[arg(long, value_enum, default_value_t = TrainSplit::Official)]
     pub split: TrainSplit,
+    /// More voices to train on, every clip whatever --split says: folders of
+    /// `{digit}_{voice}_{take}.wav` (such as models/corpus/build.sh makes)
+    #[arg(long, num_args = 1.., value_name = "[KIND=]DIR")]
+    pub voices: Vec<PathBuf>,
     /// Where to write the model (an existing file is replaced only if it is
     /// a digits model)
     #[arg(long, short, default_value = "digits.model")]
@@ -90,10 +96,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let paths = data_paths(&args.data)?;
     let progress = TrainProgress::new(args.quiet);
     let all = Dataset::load(&paths)?;
-    let data = match args.split {
+    let mut data = match args.split {
         TrainSplit::Official => all.official_training_side()?,
         TrainSplit::All => all,
     };
+    let voices: Vec<PathBuf> = args
+        .voices
+        .iter()
+        .map(|p| digits::data::Source::parse(p).path)
+        .collect();
+    if !voices.is_empty() {
+        data.clips.extend(Dataset::load(&voices)?.clips);
+    }
     let mut front_end = TrainOptions::default().front_end;
     front_end.pooling.segments = args.segments;
     front_end.pooling.course_steps = args.course_steps;
@@ -125,6 +139,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         data_label: paths
             .iter()
+            .chain(&voices)
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", "),

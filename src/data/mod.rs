@@ -4,7 +4,9 @@
 //! a folder in the FSDD layout (`folder`) and parquet files in the layout of
 //! the Hugging Face dataset `mteb/free-spoken-digit-dataset` (`parquet`) —
 //! and the splits: FSDD's official one, leave-one-speaker-out, and a seeded
-//! stratified validation split carved from training data.
+//! stratified validation split carved from training data. Each `--data`
+//! source may carry a kind (`real=DIR`), so leave-one-voice-out can report
+//! FSDD's speakers, real voices and synthetic ones apart.
 
 mod folder;
 mod parquet;
@@ -100,7 +102,69 @@ pub struct Dataset {
     pub clips: Vec<Clip>,
 }
 
+/// One `--data` argument: a folder or parquet file, and the kind of voices
+/// it holds (`fsdd`, `real`, `synthetic`, …), which leave-one-voice-out
+/// reports apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub kind: String,
+    pub path: PathBuf,
+}
+
+impl Source {
+    /// `KIND=PATH`, or a bare path whose kind is its own name (`recordings`
+    /// for `../shared/fsdd/recordings`). An existing path that contains `=`
+    /// is taken as a path.
+    pub fn parse(arg: &Path) -> Source {
+        let bare = || Source {
+            kind: arg
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "data".into()),
+            path: arg.to_path_buf(),
+        };
+        let Some(text) = arg.to_str() else {
+            return bare();
+        };
+        match text.split_once('=') {
+            Some((kind, path))
+                if !arg.exists()
+                    && !path.is_empty()
+                    && !kind.is_empty()
+                    && kind
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                Source {
+                    kind: kind.to_owned(),
+                    path: PathBuf::from(path),
+                }
+            }
+            _ => bare(),
+        }
+    }
+}
+
 impl Dataset {
+    /// Loads every source, and says which kind each clip's source is
+    /// (parallel to the clips).
+    pub fn load_sources(sources: &[Source]) -> Result<(Dataset, Vec<String>)> {
+        let mut clips = Vec::new();
+        let mut kinds = Vec::new();
+        let mut seen = BTreeSet::new();
+        for s in sources {
+            if s.path.exists()
+                && !seen.insert(std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone()))
+            {
+                continue;
+            }
+            let part = Dataset::load(std::slice::from_ref(&s.path))?;
+            kinds.extend(std::iter::repeat_n(s.kind.clone(), part.len()));
+            clips.extend(part.clips);
+        }
+        Ok((Dataset { clips }, kinds))
+    }
+
     /// Loads every path: folders of labelled WAVs (`folder`) and `.parquet` files.
     pub fn load(paths: &[PathBuf]) -> Result<Dataset> {
         let mut clips = Vec::new();
@@ -279,6 +343,26 @@ mod tests {
 
     /// A file name with a newline and a terminal escape (found by fuzzing
     /// `read_parquet`) is shown escaped, on one line.
+    #[test]
+    fn sources_take_an_optional_kind() {
+        let parse = |s: &str| {
+            let src = Source::parse(Path::new(s));
+            (src.kind, src.path.display().to_string())
+        };
+        assert_eq!(
+            parse("real=/tmp/v/real"),
+            ("real".into(), "/tmp/v/real".into())
+        );
+        assert_eq!(parse("/tmp/v/real"), ("real".into(), "/tmp/v/real".into()));
+        assert_eq!(
+            parse("dir/train.parquet"),
+            ("train".into(), "dir/train.parquet".into())
+        );
+        // Not a kind: a path separator before the `=`, or nothing after it.
+        assert_eq!(parse("a/b=c"), ("b=c".into(), "a/b=c".into()));
+        assert_eq!(parse("real="), ("real=".into(), "real=".into()));
+    }
+
     #[test]
     fn paths_in_errors_are_escaped() {
         let path = PathBuf::from("dir/a\nb\u{1b}[2J.wav");
