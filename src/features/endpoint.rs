@@ -672,8 +672,10 @@ mod tests {
                 )
             );
         }
-        let mut cfg = EndpointConfig::default();
-        cfg.margin_ms = MAX_SETTING_MS;
+        let cfg = EndpointConfig {
+            margin_ms: MAX_SETTING_MS,
+            ..EndpointConfig::default()
+        };
         assert!(cfg.check().is_ok());
     }
 
