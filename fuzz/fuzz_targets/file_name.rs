@@ -6,25 +6,32 @@ mod common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::Path;
+use std::path::PathBuf;
 
 libfuzzer_sys::fuzz_target!(|name: &[u8]| {
     if name.is_empty() || name.contains(&0) {
         return;
     }
-    // Inside a folder that does not exist, so no name reaches a real file.
-    let dir = Path::new("/nonexistent-digits-fuzz");
-    let path = dir.join(OsStr::from_bytes(name));
+    // Inside a folder that does not exist, so no name reaches a real file:
+    // the bytes are appended, not joined (`Path::join` with a name that
+    // starts with `/` would replace the folder, and the loaders would read,
+    // and check_destination write in, real folders).
+    let mut bytes = b"/nonexistent-digits-fuzz/".to_vec();
+    bytes.extend_from_slice(name);
+    let path = PathBuf::from(OsStr::from_bytes(&bytes));
+    let check = |e: &(dyn std::error::Error + 'static)| {
+        common::assert_one_line_naming(e, Some(&path));
+    };
     if let Err(e) = digits::audio::read_wav(&path) {
-        common::assert_one_line(&e);
+        check(&e);
     }
     if let Err(e) = digits::model::ModelFile::load(&path) {
-        common::assert_one_line(&e);
+        check(&e);
     }
     if let Err(e) = digits::data::read_parquet(&path) {
-        common::assert_one_line(&e);
+        check(&e);
     }
     if let Err(e) = digits::model::ModelFile::check_destination(&path) {
-        common::assert_one_line(&e);
+        check(&e);
     }
 });

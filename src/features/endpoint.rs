@@ -103,9 +103,13 @@ impl Default for EndpointConfig {
     }
 }
 
+/// Longest duration an [`EndpointConfig`] setting may give (ms): a minute,
+/// far beyond any word, and far from overflowing a sample count.
+pub const MAX_SETTING_MS: f32 = 60_000.0;
+
 impl EndpointConfig {
-    /// A block of 1..=8000 samples and every level and duration a finite,
-    /// non-negative number.
+    /// A block of 1..=8000 samples, every level and duration a finite,
+    /// non-negative number, and no duration over [`MAX_SETTING_MS`].
     pub fn check(&self) -> Result<(), String> {
         if !(1..=8000).contains(&self.block) {
             return Err(format!("block {} must be in 1..=8000 samples", self.block));
@@ -124,6 +128,23 @@ impl EndpointConfig {
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!("{name} {v} must be a non-negative number"));
+            }
+        }
+        // A duration in blocks must stay far from `usize::MAX`: a model file
+        // with `margin_ms` 1e30 overflowed the word's end (fuzzing).
+        for (name, v) in [
+            ("max_gap_ms", self.max_gap_ms),
+            ("max_lead_gap_ms", self.max_lead_gap_ms),
+            ("margin_ms", self.margin_ms),
+            ("min_ms", self.min_ms),
+            ("seed_ms", self.seed_ms),
+            ("min_run_ms", self.min_run_ms),
+            ("short_run_gap_ms", self.short_run_gap_ms),
+        ] {
+            if v > MAX_SETTING_MS {
+                return Err(format!(
+                    "{name} {v} must be at most {MAX_SETTING_MS} ms (a minute)"
+                ));
             }
         }
         if let Some(d) = self.detrend_degree.filter(|&d| d > MAX_DETREND_DEGREE) {
@@ -282,7 +303,10 @@ pub(crate) fn word_from_powers(
     );
     let margin = ms_to_blocks(cfg.margin_ms);
     let mut start = first.saturating_sub(margin) * block;
-    let mut end = ((last + 1 + margin) * block).min(n);
+    let mut end = (last + 1)
+        .saturating_add(margin)
+        .saturating_mul(block)
+        .min(n);
     let min_len = ((cfg.min_ms / 1000.0) * rate as f32) as usize;
     if end - start < min_len {
         let centre = (start + end) / 2;
@@ -625,6 +649,35 @@ fn quantile_in_place(values: &mut [f32], q: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A model file's endpoint settings come from outside: a finite but
+    /// huge duration (`margin_ms` 1e30, from fuzzing the model payload)
+    /// overflowed the word's end; it is refused in words, and the word
+    /// found with it stays inside the clip.
+    #[test]
+    fn a_duration_beyond_a_minute_is_refused() {
+        for name in ["margin_ms", "max_gap_ms", "min_ms", "seed_ms"] {
+            let mut cfg = EndpointConfig::default();
+            let v = match name {
+                "margin_ms" => &mut cfg.margin_ms,
+                "max_gap_ms" => &mut cfg.max_gap_ms,
+                "min_ms" => &mut cfg.min_ms,
+                _ => &mut cfg.seed_ms,
+            };
+            *v = 1e30;
+            assert_eq!(
+                cfg.check().unwrap_err(),
+                format!(
+                    "{name} 1000000000000000000000000000000 must be at most 60000 ms (a minute)"
+                )
+            );
+        }
+        let cfg = EndpointConfig {
+            margin_ms: MAX_SETTING_MS,
+            ..EndpointConfig::default()
+        };
+        assert!(cfg.check().is_ok());
+    }
 
     fn tone(n: usize, amp: f32) -> Vec<f32> {
         (0..n).map(|i| amp * (i as f32 * 0.3).sin()).collect()
