@@ -30,7 +30,7 @@ fn usage_errors_are_one_line_like_every_other_error() {
         .stdout("")
         .stderr(
             "digits: invalid value 'every' for '--split <SPLIT>' [possible values: official, all, \
-             speaker]; see `digits eval --help`\n",
+             speaker, voice]; see `digits eval --help`\n",
         );
     digits_cmd()
         .arg("prdict")
