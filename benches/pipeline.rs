@@ -14,8 +14,15 @@ use digits::model::{adapt, AdaptOptions, ModelFile, Recognizer};
 const CLIPS: [&str; 3] = ["1_jackson_0.wav", "5_theo_3.wav", "7_nicolas_2.wav"];
 
 fn bench(c: &mut Criterion) {
-    let model = ModelFile::embedded().expect("embedded model loads");
-    let mut recognizer = Recognizer::new(model.clone()).expect("embedded model is valid");
+    // DIGITS_BENCH_MODEL=FILE times another model on the same clips, so two
+    // models compare on one machine in one hour.
+    let model = match std::env::var_os("DIGITS_BENCH_MODEL") {
+        Some(path) => {
+            ModelFile::load(std::path::Path::new(&path)).expect("DIGITS_BENCH_MODEL loads")
+        }
+        None => ModelFile::embedded().expect("embedded model loads"),
+    };
+    let mut recognizer = Recognizer::new(model.clone()).expect("the model is valid");
     let mut group = c.benchmark_group("per_utterance");
     for name in CLIPS {
         let bytes =

@@ -74,7 +74,7 @@ fn real_voices_from_debian_packages_are_heard() {
             }
         }
         eprintln!("{voice}: {}/{n} {missed:?}", n - missed.len());
-        // The shipped model misses two of Allison's (2→0, 5→9), none of the rest.
+        // The shipped model misses one of Allison's (2→0), none of the rest.
         assert!(missed.len() <= 3, "{voice}: missed {missed:?}");
         right += n - missed.len();
         total += n;
@@ -200,4 +200,40 @@ fn eval_split_voice_holds_out_each_voice_and_reports_by_kind() {
         .assert()
         .code(2)
         .stderr("digits: --held-out needs --split voice, or --enroll\n");
+}
+
+/// The embedded model is trained on espeak-ng's voices among others
+/// (`models/corpus/build.sh`): two of them, at rates and pitches of their
+/// own, are heard as well as FSDD's test clips. A model of FSDD's men alone
+/// hears 50 % and 28 % of these clips.
+#[test]
+fn synthetic_voices_it_was_trained_on_are_heard() {
+    let dir = tempfile::tempdir().unwrap();
+    for voice in ["en-us+f1", "en+m3"] {
+        let out = dir.path().join(voice);
+        std::fs::create_dir(&out).unwrap();
+        for (digit, word) in WORDS.iter().enumerate() {
+            for (take, (rate, pitch)) in [(120, 35), (150, 60), (175, 35)].iter().enumerate() {
+                let status = std::process::Command::new("espeak-ng")
+                    .args(["-v", voice, "-s", &rate.to_string(), "-p", &pitch.to_string()])
+                    .arg("-w")
+                    .arg(out.join(format!("{digit}_es_{take}.wav")))
+                    .arg(word)
+                    .status()
+                    .unwrap_or_else(|e| panic!("espeak-ng: {e}; apt-get install -y espeak-ng"));
+                assert!(status.success());
+            }
+        }
+        let json = digits_cmd()
+            .args(["eval", "--split", "all", "--json", "--quiet", "--data"])
+            .arg(&out)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let accuracy = v["accuracy"].as_f64().unwrap();
+        assert!(accuracy >= 0.95, "{voice}: {accuracy}");
+    }
 }
