@@ -215,7 +215,14 @@ fn synthetic_voices_it_was_trained_on_are_heard() {
         for (digit, word) in WORDS.iter().enumerate() {
             for (take, (rate, pitch)) in [(120, 35), (150, 60), (175, 35)].iter().enumerate() {
                 let status = std::process::Command::new("espeak-ng")
-                    .args(["-v", voice, "-s", &rate.to_string(), "-p", &pitch.to_string()])
+                    .args([
+                        "-v",
+                        voice,
+                        "-s",
+                        &rate.to_string(),
+                        "-p",
+                        &pitch.to_string(),
+                    ])
                     .arg("-w")
                     .arg(out.join(format!("{digit}_es_{take}.wav")))
                     .arg(word)
