@@ -2,12 +2,11 @@
 //! mishears, with takes it has never seen.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::util::{digits_cmd, recordings};
+use crate::util::{digits_cmd, espeak, recordings};
 
 const WORDS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
@@ -31,21 +30,7 @@ fn espeak_voice(voice: &str, name: &str, enrol: &Path, test: &Path) {
         for (take, (rate, pitch)) in TAKES.iter().enumerate() {
             let dir = if take == 0 { enrol } else { test };
             let out = dir.join(format!("{digit}_{name}_{take}.wav"));
-            let status = Command::new("espeak-ng")
-                .args([
-                    "-v",
-                    voice,
-                    "-s",
-                    &rate.to_string(),
-                    "-p",
-                    &pitch.to_string(),
-                    "-w",
-                ])
-                .arg(&out)
-                .arg(word)
-                .status()
-                .unwrap_or_else(|e| panic!("espeak-ng: {e}; apt-get install -y espeak-ng"));
-            assert!(status.success(), "espeak-ng {voice} failed");
+            espeak(voice, *rate, *pitch, word, &out);
         }
     }
 }

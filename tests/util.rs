@@ -107,3 +107,23 @@ pub fn reheaded(wav: &[u8], riff: u32, data: u32) -> Vec<u8> {
     out[pos + 4..pos + 8].copy_from_slice(&data.to_le_bytes());
     out
 }
+
+/// Writes `word` in espeak-ng's `voice` at `rate` words a minute and
+/// `pitch` (0-99) to the WAV file `out`.
+pub fn espeak(voice: &str, rate: u32, pitch: u32, word: &str, out: &std::path::Path) {
+    let status = std::process::Command::new("espeak-ng")
+        .args([
+            "-v",
+            voice,
+            "-s",
+            &rate.to_string(),
+            "-p",
+            &pitch.to_string(),
+        ])
+        .arg("-w")
+        .arg(out)
+        .arg(word)
+        .status()
+        .unwrap_or_else(|e| panic!("espeak-ng: {e}; apt-get install -y espeak-ng"));
+    assert!(status.success(), "espeak-ng {voice} failed");
+}

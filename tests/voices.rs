@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use digits::audio::{decode_wav, read_wav, Audio};
 use digits::model::{ModelFile, Recognizer};
 
-use crate::util::{digits_cmd, recordings, wav_header};
+use crate::util::{digits_cmd, espeak, recordings, wav_header};
 
 const PACKAGES: &str = "asterisk-core-sounds-en-wav csmash-data saytime scid-data";
 const WORDS: [&str; 10] = [
@@ -214,21 +214,13 @@ fn synthetic_voices_it_was_trained_on_are_heard() {
         std::fs::create_dir(&out).unwrap();
         for (digit, word) in WORDS.iter().enumerate() {
             for (take, (rate, pitch)) in [(120, 35), (150, 60), (175, 35)].iter().enumerate() {
-                let status = std::process::Command::new("espeak-ng")
-                    .args([
-                        "-v",
-                        voice,
-                        "-s",
-                        &rate.to_string(),
-                        "-p",
-                        &pitch.to_string(),
-                    ])
-                    .arg("-w")
-                    .arg(out.join(format!("{digit}_es_{take}.wav")))
-                    .arg(word)
-                    .status()
-                    .unwrap_or_else(|e| panic!("espeak-ng: {e}; apt-get install -y espeak-ng"));
-                assert!(status.success());
+                espeak(
+                    voice,
+                    *rate,
+                    *pitch,
+                    word,
+                    &out.join(format!("{digit}_es_{take}.wav")),
+                );
             }
         }
         let json = digits_cmd()
