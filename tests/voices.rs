@@ -111,6 +111,20 @@ fn fsdd_and_real(dir: &Path) -> (PathBuf, PathBuf) {
     (fsdd, real)
 }
 
+/// `digits eval ARGS --data DATA...`, expected to succeed: its stdout.
+fn eval_stdout(args: &[&str], data: &[impl AsRef<std::ffi::OsStr>]) -> Vec<u8> {
+    digits_cmd()
+        .arg("eval")
+        .args(args)
+        .arg("--data")
+        .args(data)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone()
+}
+
 /// Leave-one-voice-out over every source: each held-out voice is scored by
 /// a model that never heard it, and the report says which kind it is.
 #[test]
@@ -121,15 +135,17 @@ fn eval_split_voice_holds_out_each_voice_and_reports_by_kind() {
         format!("fsdd={}", fsdd.display()),
         format!("real={}", real.display()),
     ];
-    let out = digits_cmd()
-        .args(["eval", "--split", "voice", "--held-out", "csmash,theo"])
-        .args(["--json", "--quiet", "--data"])
-        .args(&sources)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = eval_stdout(
+        &[
+            "--split",
+            "voice",
+            "--held-out",
+            "csmash,theo",
+            "--json",
+            "--quiet",
+        ],
+        &sources,
+    );
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["split"], "voice");
     let folds = v["folds"].as_array().unwrap();
@@ -154,22 +170,10 @@ fn eval_split_voice_holds_out_each_voice_and_reports_by_kind() {
     }
 
     // In text: one line per kind.
-    let text = digits_cmd()
-        .args([
-            "eval",
-            "--split",
-            "voice",
-            "--held-out",
-            "scid",
-            "--quiet",
-            "--data",
-        ])
-        .args(&sources)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let text = eval_stdout(
+        &["--split", "voice", "--held-out", "scid", "--quiet"],
+        &sources,
+    );
     let text = String::from_utf8(text).unwrap();
     assert!(
         text.lines()
@@ -223,14 +227,7 @@ fn synthetic_voices_it_was_trained_on_are_heard() {
                 );
             }
         }
-        let json = digits_cmd()
-            .args(["eval", "--split", "all", "--json", "--quiet", "--data"])
-            .arg(&out)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+        let json = eval_stdout(&["--split", "all", "--json", "--quiet"], &[&out]);
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         let accuracy = v["accuracy"].as_f64().unwrap();
         assert!(accuracy >= 0.95, "{voice}: {accuracy}");
